@@ -1,0 +1,19 @@
+//! What can go wrong in the local store.
+
+/// A store failure. None of these is the person's fault; the app reports them as "storage".
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("schema migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A stored value that the domain cannot read back, e.g. an unknown unit code.
+    #[error("stored data is not readable: {what}")]
+    Corrupt { what: String },
+}
+
+impl Error {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Error {
+        Error::Corrupt { what: what.into() }
+    }
+}
