@@ -1,0 +1,41 @@
+//! The TypeScript declarations of every type that crosses from Rust into the front end.
+//!
+//! `cargo xtask codegen` writes [`typescript`] to `ui/src/api/bindings.ts`, and the test command
+//! checks that the committed file equals a fresh generation, so the front end can never drift from
+//! the Rust types.
+
+use domain::error::Field;
+use domain::ids::{ListingId, OrderId, PickupPointId};
+use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, PhotoRef};
+use domain::money::{Currency, Money};
+use domain::order::{Buyer, Channel, Fulfilment, Order, OrderLine, OrderStatus, PaymentMethod};
+use domain::quantity::{OrderRules, Quantity, Unit};
+use domain::time::Timestamp;
+use ts_rs::{Config, TS};
+
+use crate::{ApiError, DeviceStatus, FieldProblem};
+
+/// The whole generated file.
+pub fn typescript() -> String {
+    let cfg = Config::default();
+    let mut out = String::from(
+        "// Generated from the Rust types by `cargo xtask codegen`. Do not edit by hand.\n\
+         // Money is integer minor units; quantities are integer thousandths of a unit.\n",
+    );
+    let mut add = |docs: Option<String>, decl: String| {
+        out.push('\n');
+        out.push_str(&docs.unwrap_or_default());
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push('\n');
+    };
+    macro_rules! declare {
+        ($($ty:ty),* $(,)?) => { $( add(<$ty as TS>::docs(), <$ty as TS>::decl(&cfg)); )* };
+    }
+    declare!(
+        Timestamp, ListingId, OrderId, PickupPointId, Currency, Money, Unit, Quantity, OrderRules,
+        ListingInput, ListingDetails, ListingStatus, PhotoRef, Listing, OrderStatus, PaymentMethod,
+        Channel, Fulfilment, Buyer, OrderLine, Order, Field, FieldProblem, ApiError, DeviceStatus,
+    );
+    out
+}
