@@ -37,5 +37,11 @@ pub fn typescript() -> String {
         ListingInput, ListingDetails, ListingStatus, PhotoRef, Listing, OrderStatus, PaymentMethod,
         Channel, Fulfilment, Buyer, OrderLine, Order, Field, FieldProblem, ApiError, DeviceStatus,
     );
+    out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
+    out.push_str("export const DOMAIN_ERROR_CODES = [\n");
+    for error in domain::error::Error::one_of_each() {
+        out.push_str(&format!("  \"{}\",\n", error.code()));
+    }
+    out.push_str("] as const;\n");
     out
 }

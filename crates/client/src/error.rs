@@ -45,6 +45,9 @@ pub struct FieldProblem {
     /// A domain error code such as `too_long` or `not_step_multiple`.
     pub code: String,
     pub message: String,
+    /// The limit the code refers to, e.g. 120 for "at most 120 characters".
+    #[ts(type = "number | null")]
+    pub limit: Option<u64>,
 }
 
 /// An error as the front end receives it.
@@ -64,7 +67,12 @@ impl From<ClientError> for ApiError {
         let fields = match &error {
             ClientError::Invalid(errors) => errors
                 .iter()
-                .map(|e| FieldProblem { field: e.field, code: e.error.code().to_owned(), message: e.error.to_string() })
+                .map(|e| FieldProblem {
+                    field: e.field,
+                    code: e.error.code().to_owned(),
+                    message: e.error.to_string(),
+                    limit: e.error.limit(),
+                })
                 .collect(),
             _ => Vec::new(),
         };

@@ -106,6 +106,55 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The largest allowed value a refusal mentions (characters or decimal places), if any, so a
+    /// translated message can say "at most 120 characters".
+    pub fn limit(&self) -> Option<u64> {
+        match self {
+            Error::TooLong { max } => Some(*max as u64),
+            Error::TooManyDecimals { max } => Some(u64::from(*max)),
+            _ => None,
+        }
+    }
+
+    /// One refusal of each kind. The front end's list of codes is generated from this, and a test
+    /// there checks that every code has a message in every language.
+    pub fn one_of_each() -> Vec<Error> {
+        use crate::listing::ListingStatus as L;
+        use crate::order::{OrderAction as A, OrderStatus as S};
+        vec![
+            Error::Empty,
+            Error::TooLong { max: 1 },
+            Error::ControlCharacters,
+            Error::NotANumber,
+            Error::Negative,
+            Error::MustBePositive,
+            Error::TooManyDecimals { max: 1 },
+            Error::TooLarge,
+            Error::NotWhole,
+            Error::NotStepMultiple,
+            Error::BelowMinimum,
+            Error::AboveMaximum,
+            Error::MaximumBelowMinimum,
+            Error::UnknownUnit,
+            Error::UnknownCurrency,
+            Error::CurrencyMismatch,
+            Error::Overflow,
+            Error::IncompatibleUnits,
+            Error::InexactConversion,
+            Error::InvalidPhone,
+            Error::NoLines,
+            Error::PaymentMethodUnavailable,
+            Error::NotForSale,
+            Error::InsufficientStock,
+            Error::InvalidTransition { from: S::Placed, action: A::Ship },
+            Error::InvalidListingStatus { from: L::Draft, to: L::Paused },
+            Error::Overpaid,
+            Error::NotPayable,
+        ]
+    }
+}
+
 /// The input field a refusal is about, so that a form can show the message next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -164,5 +213,21 @@ impl Problems {
 
     pub(crate) fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
         if self.0.is_empty() { Ok(value()) } else { Err(self.0) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_cover_every_variant() {
+        let codes: Vec<&str> = Error::one_of_each().iter().map(Error::code).collect();
+        let unique: std::collections::HashSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), codes.len(), "duplicate codes in {codes:?}");
+        assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
+        // `code` is an exhaustive match, so a new variant must get a code; this count makes the
+        // author add it to `one_of_each` too (and so to the front end's translations).
+        assert_eq!(codes.len(), 28);
     }
 }

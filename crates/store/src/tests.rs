@@ -53,7 +53,7 @@ fn a_change_writes_its_row_and_its_outbox_entry() {
     let (_dir, mut store) = open_temp();
     let listing = corn(1);
     assert_eq!(create(&mut store, &listing), 1);
-    assert_eq!(store.listings().unwrap(), [listing.clone()]);
+    assert_eq!(store.listings().unwrap(), std::slice::from_ref(&listing));
     let outbox = store.outbox(10).unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].seq, 1);

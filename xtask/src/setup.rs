@@ -1,0 +1,130 @@
+//! Installing what a fresh Debian/Ubuntu machine lacks: system packages, npm packages, tauri-driver.
+//!
+//! Each step checks first and does nothing when the thing is already there, so running it again
+//! costs a second or two.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::bail;
+
+use crate::shell::{self, has, npm, root};
+
+/// System packages the app build needs (WebKitGTK and friends, per Tauri's Linux prerequisites).
+const BUILD_PACKAGES: &[&str] = &[
+    "libwebkit2gtk-4.1-dev",
+    "build-essential",
+    "curl",
+    "wget",
+    "file",
+    "libxdo-dev",
+    "libssl-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "pkg-config",
+];
+
+/// System packages the tests need: a virtual display, the WebKit WebDriver, a D-Bus session for
+/// WebKit, Chromium for the buyer-side browser tests, and a small CJK font so that screenshots of
+/// Chinese screens show characters instead of boxes on a bare server.
+const TEST_PACKAGES: &[&str] = &[
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "dbus-x11",
+    "at-spi2-core",
+    "chromium",
+    "imagemagick",
+    "fonts-wqy-microhei",
+];
+
+/// The tauri-driver version the app end-to-end tests use.
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
+
+pub fn all() -> anyhow::Result<()> {
+    system_packages(&[BUILD_PACKAGES, TEST_PACKAGES].concat())?;
+    npm_packages()?;
+    tauri_driver()
+}
+
+pub fn for_running() -> anyhow::Result<()> {
+    system_packages(BUILD_PACKAGES)?;
+    npm_packages()
+}
+
+fn system_packages(wanted: &[&str]) -> anyhow::Result<()> {
+    if !has("dpkg-query") {
+        eprintln!("note: not a Debian-like system; install the equivalents of {wanted:?} yourself");
+        return Ok(());
+    }
+    let missing: Vec<&str> = wanted.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sudo = if is_root() {
+        None
+    } else if has("sudo") {
+        Some("sudo")
+    } else {
+        bail!("missing system packages {missing:?}; install them as root (apt-get install {})", missing.join(" "));
+    };
+    let apt = |args: &[&str]| {
+        let mut command = match sudo {
+            Some(sudo) => {
+                let mut c = Command::new(sudo);
+                c.arg("apt-get");
+                c
+            }
+            None => Command::new("apt-get"),
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    shell::run(&mut apt(&["update", "-q"]))?;
+    shell::run(apt(&["install", "-y", "-q", "--no-install-recommends"]).args(&missing))
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// `npm ci` when `node_modules` is missing or older than the lock file.
+fn npm_packages() -> anyhow::Result<()> {
+    let ui = root().join("ui");
+    let stamp = ui.join("node_modules/.package-lock.json");
+    if !newer(&ui.join("package-lock.json"), &stamp) {
+        return Ok(());
+    }
+    shell::run(npm().args(["ci", "--no-audit", "--no-fund"]))
+}
+
+fn newer(a: &Path, b: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(a), modified(b)) {
+        (Some(a), Some(b)) => a > b,
+        _ => true,
+    }
+}
+
+/// The path of tauri-driver, installing it with cargo when missing.
+pub fn tauri_driver() -> anyhow::Result<()> {
+    if has("tauri-driver") || cargo_bin("tauri-driver").exists() {
+        return Ok(());
+    }
+    shell::run(shell::cargo().args(["install", "tauri-driver", "--locked", "--version", TAURI_DRIVER_VERSION]))
+}
+
+pub fn cargo_bin(name: &str) -> std::path::PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .unwrap_or_default();
+    home.join("bin").join(name)
+}
