@@ -95,14 +95,19 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-/// `npm ci` when `node_modules` is missing or older than the lock file.
+/// Installs the locked npm packages when `node_modules` is missing or older than the lock file.
+///
+/// `npm install` rather than `npm ci`: the Tauri CLI lists a prebuilt binary per platform as an
+/// optional dependency, registries that mirror only some platforms leave the others out of the
+/// lock, and `npm ci` then refuses the lock as out of sync. `npm install` still installs the locked
+/// versions.
 fn npm_packages() -> anyhow::Result<()> {
     let ui = root().join("ui");
     let stamp = ui.join("node_modules/.package-lock.json");
     if !newer(&ui.join("package-lock.json"), &stamp) {
         return Ok(());
     }
-    shell::run(npm().args(["ci", "--no-audit", "--no-fund"]))
+    shell::run(npm().args(["install", "--no-audit", "--no-fund"]))
 }
 
 fn newer(a: &Path, b: &Path) -> bool {
