@@ -175,6 +175,12 @@ pub enum Field {
     Lines,
     PaymentMethod,
     Note,
+    Status,
+    Photos,
+    Name,
+    Phone,
+    PickupPoint,
+    Code,
 }
 
 /// One refusal tied to one field. Validation reports all of them at once, so a person fixes a form in

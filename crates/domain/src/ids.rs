@@ -47,3 +47,15 @@ id_type!(
     /// One local change queued for sync; the server uses it to recognise a retry.
     MutationId
 );
+id_type!(
+    /// A village co-op: the unit that owns farmers, staff, pickup points and their data.
+    CoopId
+);
+id_type!(
+    /// A person in a co-op: an admin, a staff member or a farmer.
+    MemberId
+);
+id_type!(
+    /// A paired phone or laptop; each holds its own token.
+    DeviceId
+);

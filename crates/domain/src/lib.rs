@@ -6,6 +6,8 @@
 //! which is why every refusal carries a stable [`error::Error::code`] that crosses each boundary
 //! unchanged.
 
+pub mod access;
+pub mod checkout;
 pub mod decimal;
 pub mod error;
 pub mod ids;

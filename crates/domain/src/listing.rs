@@ -220,7 +220,51 @@ pub struct Listing {
     pub updated_at: Timestamp,
 }
 
+/// A change the owner or the co-op makes to an existing listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingChange {
+    /// New text, price, stock or order rules (already validated by [`ListingInput::parse`]).
+    Edit(ListingDetails),
+    Pause,
+    Resume,
+    /// A new stock count, e.g. after the morning's harvest.
+    SetStock(Quantity),
+    AddPhoto(PhotoRef),
+}
+
+/// The most photos a listing keeps.
+pub const MAX_PHOTOS: usize = 8;
+
 impl Listing {
+    /// Applies `change`; on a refusal the listing is unchanged.
+    pub fn change(&mut self, change: ListingChange, now: Timestamp) -> Result<(), Vec<FieldError>> {
+        let one = |field, error| vec![FieldError::new(field, error)];
+        match change {
+            ListingChange::Edit(details) => {
+                details.check()?;
+                self.edit(details, now);
+            }
+            ListingChange::Pause => self.pause(now).map_err(|e| one(Field::Status, e))?,
+            ListingChange::Resume => self.resume(now).map_err(|e| one(Field::Status, e))?,
+            ListingChange::SetStock(stock) => {
+                let details = ListingDetails { stock, ..self.details.clone() };
+                details.check()?;
+                self.edit(details, now);
+            }
+            ListingChange::AddPhoto(photo) => {
+                if self.photos.contains(&photo) {
+                    return Ok(());
+                }
+                if self.photos.len() >= MAX_PHOTOS {
+                    return Err(one(Field::Photos, Error::TooLarge));
+                }
+                self.photos.push(photo);
+                self.updated_at = now;
+            }
+        }
+        Ok(())
+    }
+
     /// A new listing, on sale at once (or sold out when it has no stock).
     pub fn new(id: ListingId, details: ListingDetails, now: Timestamp) -> Listing {
         let status = ListingStatus::Active.with_stock(details.stock);
@@ -416,6 +460,35 @@ mod tests {
         listing.resume(Timestamp(6)).unwrap();
         assert_eq!(listing.status, ListingStatus::SoldOut);
         assert!(listing.resume(Timestamp(7)).is_err());
+    }
+
+    #[test]
+    fn changes_validate_before_they_apply() {
+        let mut listing = corn();
+        let before = listing.clone();
+        let refused = listing.change(ListingChange::SetStock(Quantity::from_milli(-1000)), Timestamp(2)).unwrap_err();
+        assert_eq!(refused, [FieldError::new(Field::Stock, Error::Negative)]);
+        let mut bad = listing.details.clone();
+        bad.price = Money::new(0, Currency::CNY);
+        assert!(listing.change(ListingChange::Edit(bad), Timestamp(2)).is_err());
+        assert_eq!(listing, before);
+        listing.change(ListingChange::SetStock(Quantity::ZERO), Timestamp(3)).unwrap();
+        assert_eq!(listing.status, ListingStatus::SoldOut);
+        listing.change(ListingChange::Pause, Timestamp(4)).unwrap();
+        assert_eq!(listing.change(ListingChange::Pause, Timestamp(5)).unwrap_err()[0].field, Field::Status);
+    }
+
+    #[test]
+    fn photos_are_kept_once_and_bounded() {
+        let mut listing = corn();
+        let photo = |n: usize| PhotoRef { sha256: format!("{n:064x}") };
+        listing.change(ListingChange::AddPhoto(photo(0)), Timestamp(2)).unwrap();
+        listing.change(ListingChange::AddPhoto(photo(0)), Timestamp(3)).unwrap();
+        assert_eq!(listing.photos.len(), 1);
+        for n in 1..MAX_PHOTOS {
+            listing.change(ListingChange::AddPhoto(photo(n)), Timestamp(4)).unwrap();
+        }
+        assert_eq!(listing.change(ListingChange::AddPhoto(photo(99)), Timestamp(5)).unwrap_err()[0].error, Error::TooLarge);
     }
 
     #[test]

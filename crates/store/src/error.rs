@@ -12,6 +12,15 @@ pub enum Error {
     Corrupt { what: String },
 }
 
+impl From<sqlite_rows::Error> for Error {
+    fn from(error: sqlite_rows::Error) -> Self {
+        match error {
+            sqlite_rows::Error::Sqlite(error) => Error::Sqlite(error),
+            sqlite_rows::Error::Corrupt(what) => Error::Corrupt { what },
+        }
+    }
+}
+
 impl Error {
     pub(crate) fn corrupt(what: impl Into<String>) -> Error {
         Error::Corrupt { what: what.into() }

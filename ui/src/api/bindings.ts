@@ -163,7 +163,7 @@ note: string, created_at: Timestamp, updated_at: Timestamp, };
 /**
  * The input field a refusal is about, so that a form can show the message next to it.
  */
-export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note";
+export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code";
 
 /**
  * One field's problem, as the front end sees it.
