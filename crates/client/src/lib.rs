@@ -16,7 +16,7 @@ use domain::ids::{ListingId, MutationId};
 use domain::listing::{Listing, ListingInput};
 use domain::mutation::Mutation;
 use domain::order::Order;
-use domain::time::Timestamp;
+use domain::time::{Clock, Timestamp};
 use serde::Serialize;
 use store::Store;
 use ts_rs::TS;
@@ -27,18 +27,12 @@ pub use error::{ApiError, ClientError, FieldProblem};
 /// The file name of the local database inside the data directory.
 pub const DATABASE_FILE: &str = "fieldcast.db";
 
-/// Where time comes from. The real app reads the system clock; tests pass a fixed one.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
 /// The operating system's wall clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+        Timestamp::from_since_epoch(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
     }
 }
 

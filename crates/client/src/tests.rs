@@ -4,10 +4,10 @@ use domain::error::Field;
 use domain::ids::ListingId;
 use domain::listing::{ListingInput, ListingStatus};
 use domain::money::{Currency, Money};
-use domain::time::Timestamp;
+use domain::time::{Clock, Timestamp};
 use uuid::Uuid;
 
-use crate::{ApiError, Client, ClientError, Clock};
+use crate::{ApiError, Client, ClientError};
 
 struct FixedClock(i64);
 

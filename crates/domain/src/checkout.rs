@@ -134,7 +134,7 @@ mod tests {
         let mut listing = corn("2");
         place(&mut listing, request(2), Timestamp(5)).unwrap();
         assert_eq!(listing.status, ListingStatus::SoldOut);
-        assert_eq!(place(&mut listing, request(1), Timestamp(6)).unwrap_err()[0].error, Error::NotForSale);
+        assert_eq!(place(&mut listing, request(1), Timestamp(6)).unwrap_err()[0].error, Error::SoldOut);
     }
 
     #[test]

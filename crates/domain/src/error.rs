@@ -58,6 +58,8 @@ pub enum Error {
     PaymentMethodUnavailable,
     #[error("this product is not for sale now")]
     NotForSale,
+    #[error("sold out")]
+    SoldOut,
     #[error("not enough stock left")]
     InsufficientStock,
     #[error("an order cannot go from {from:?} by {action:?}")]
@@ -97,6 +99,7 @@ impl Error {
             Error::NoLines => "no_lines",
             Error::PaymentMethodUnavailable => "payment_method_unavailable",
             Error::NotForSale => "not_for_sale",
+            Error::SoldOut => "sold_out",
             Error::InsufficientStock => "insufficient_stock",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::InvalidListingStatus { .. } => "invalid_listing_status",
@@ -146,6 +149,7 @@ impl Error {
             Error::NoLines,
             Error::PaymentMethodUnavailable,
             Error::NotForSale,
+            Error::SoldOut,
             Error::InsufficientStock,
             Error::InvalidTransition { from: S::Placed, action: A::Ship },
             Error::InvalidListingStatus { from: L::Draft, to: L::Paused },
@@ -156,7 +160,7 @@ impl Error {
 }
 
 /// The input field a refusal is about, so that a form can show the message next to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     Title,
@@ -181,6 +185,7 @@ pub enum Field {
     Phone,
     PickupPoint,
     Code,
+    Farmer,
 }
 
 /// One refusal tied to one field. Validation reports all of them at once, so a person fixes a form in
@@ -234,6 +239,6 @@ mod tests {
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
         // `code` is an exhaustive match, so a new variant must get a code; this count makes the
         // author add it to `one_of_each` too (and so to the front end's translations).
-        assert_eq!(codes.len(), 28);
+        assert_eq!(codes.len(), 29);
     }
 }

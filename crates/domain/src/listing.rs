@@ -21,7 +21,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 pub const MAX_UNIT_PRICE_MINOR: i64 = 100_000_000;
 
 /// The produce form as a person filled it in: every number is still text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ListingInput {
     pub title: String,
     #[serde(default)]
@@ -47,7 +47,7 @@ pub struct ListingInput {
 }
 
 /// The validated content of a listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ListingDetails {
     pub title: String,
     pub description: String,
@@ -163,7 +163,7 @@ fn check_quantity(
 }
 
 /// Where a listing stands for buyers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListingStatus {
     /// Not yet shown to buyers.
@@ -203,14 +203,14 @@ impl ListingStatus {
 }
 
 /// A reference to a listing photo by its content hash; the photo pipeline fills these in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct PhotoRef {
     /// Hex SHA-256 of the encoded JPEG.
     pub sha256: String,
 }
 
 /// A listing of produce for sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Listing {
     pub id: ListingId,
     pub details: ListingDetails,
@@ -299,8 +299,10 @@ impl Listing {
     /// Takes `quantity` out of stock for an order. Refused unless the listing is on sale, the
     /// quantity follows the order rules and that much stock is left.
     pub fn take(&mut self, quantity: Quantity, now: Timestamp) -> Result<(), Error> {
-        if self.status != ListingStatus::Active {
-            return Err(Error::NotForSale);
+        match self.status {
+            ListingStatus::Active => {}
+            ListingStatus::SoldOut => return Err(Error::SoldOut),
+            ListingStatus::Draft | ListingStatus::Paused => return Err(Error::NotForSale),
         }
         self.details.rules.check(quantity)?;
         if quantity > self.details.stock {
@@ -427,7 +429,7 @@ mod tests {
         let mut listing = corn();
         listing.take(Quantity::whole(50).unwrap(), Timestamp(2)).unwrap();
         assert_eq!(listing.status, ListingStatus::SoldOut);
-        assert_eq!(listing.take(Quantity::whole(1).unwrap(), Timestamp(3)), Err(Error::NotForSale));
+        assert_eq!(listing.take(Quantity::whole(1).unwrap(), Timestamp(3)), Err(Error::SoldOut));
         listing.put_back(Quantity::whole(2).unwrap(), Timestamp(4)).unwrap();
         assert_eq!(listing.status, ListingStatus::Active);
         assert_eq!(listing.details.stock, Quantity::whole(2).unwrap());

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::quantity::Quantity;
 
 /// The currencies Fieldcast prices in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub enum Currency {
     /// Chinese yuan renminbi; the minor unit is the fen.
     CNY,
@@ -44,7 +44,7 @@ impl Currency {
 }
 
 /// An amount of money: minor units (fen, cents) and their currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Money {
     /// The amount in the currency's minor unit. Bounded by the domain's limits to well under 2^53,
     /// so it is exact as a JavaScript number.

@@ -12,7 +12,7 @@ use crate::ids::ListingId;
 use crate::listing::ListingDetails;
 
 /// One change made on a device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "name", content = "args")]
 pub enum Mutation {
     /// A new listing, on sale at once unless it has no stock.

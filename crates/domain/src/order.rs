@@ -30,7 +30,7 @@ pub const MAX_NOTE_CHARS: usize = 500;
 pub const MAX_LINES: usize = 50;
 
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Placed,
@@ -44,7 +44,7 @@ pub enum OrderStatus {
 }
 
 /// A step someone takes on an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderAction {
     Confirm,
@@ -57,7 +57,7 @@ pub enum OrderAction {
 }
 
 /// How the goods reach the buyer, as a kind (the details live in [`Fulfilment`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FulfilmentKind {
     Pickup,
@@ -135,7 +135,7 @@ impl OrderAction {
 }
 
 /// How the buyer pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     CashOnDelivery,
@@ -155,7 +155,7 @@ impl PaymentMethod {
 }
 
 /// Where the order came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// The product card of a live stream.
@@ -169,7 +169,7 @@ pub enum Channel {
 }
 
 /// How the goods reach the buyer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Fulfilment {
     Pickup { point_id: PickupPointId },
@@ -186,7 +186,7 @@ impl Fulfilment {
 }
 
 /// Who to hand the order to and how to reach them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Buyer {
     pub name: String,
     /// Digits with an optional leading `+`, as typed minus spaces and dashes.
@@ -225,7 +225,7 @@ fn normalize_phone(phone: &str) -> Result<String, Error> {
 }
 
 /// One product in an order, with the price it had when ordered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct OrderLine {
     pub listing_id: ListingId,
     pub title: String,
@@ -265,7 +265,7 @@ pub struct NewOrder {
 }
 
 /// An order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Order {
     pub id: OrderId,
     pub lines: Vec<OrderLine>,

@@ -12,7 +12,7 @@ use crate::decimal;
 use crate::error::Error;
 
 /// A unit a listing is sold by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Kg,
@@ -82,9 +82,10 @@ impl Unit {
 }
 
 /// An exact quantity in thousandths of some unit (which unit is the listing's or the line's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(transparent)]
 #[ts(type = "number")]
+#[schema(value_type = i64)]
 pub struct Quantity(i64);
 
 impl Quantity {
@@ -155,7 +156,7 @@ impl Quantity {
 
 /// How much of a listing one order may take: multiples of `step`, at least `minimum`, at most
 /// `maximum` when there is one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct OrderRules {
     pub step: Quantity,
     pub minimum: Quantity,

@@ -2,18 +2,62 @@
 //! state, so tests drive the real router without opening a port, and `main.rs` only parses flags,
 //! binds and waits for a signal.
 //!
-//! Routes:
-//! - `/healthz`: liveness for load balancers and scripts.
-//! - `/api/v1/...`: the versioned JSON API, described by `/api/v1/openapi.json`, which is generated
-//!   from the handlers themselves (utoipa), so the document cannot drift from the code.
+//! - [`marketplace`]: what the server does and who may do it; every caller goes through it.
+//! - [`storage`]: where data lives, behind one trait (SQLite embedded by default).
+//! - [`api`]: the JSON API under `/api/v1` and its OpenAPI document.
+//! - [`pages`]: the buyer pages (HTML, no JavaScript required).
+//! - [`demo`]: the seeded demo co-op for `serve --demo`.
 
 pub mod api;
+pub mod demo;
 pub mod error;
+pub mod marketplace;
+pub mod metrics;
+pub mod pages;
+pub mod photos;
+pub mod qr;
+pub mod ratelimit;
+pub mod storage;
+pub mod tokens;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
+use domain::time::{Clock, Timestamp};
+
+use crate::marketplace::Marketplace;
+use crate::metrics::Metrics;
+use crate::photos::Photos;
+use crate::ratelimit::RateLimiter;
+use crate::storage::sqlite::SqliteStorage;
+
+/// How the server is configured beyond its storage.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address buyers reach the server at, for links and QR codes (no trailing slash).
+    pub public_url: String,
+    /// Buyer orders allowed per IP per minute.
+    pub order_rate_per_minute: u32,
+    /// Pairing attempts allowed per IP per minute.
+    pub pairing_rate_per_minute: u32,
+}
+
+impl Config {
+    pub fn new(public_url: &str) -> Config {
+        Config { public_url: public_url.trim_end_matches('/').to_owned(), order_rate_per_minute: 30, pairing_rate_per_minute: 10 }
+    }
+}
+
+/// The operating system's wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_since_epoch(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
+    }
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -22,16 +66,60 @@ pub struct AppState {
 }
 
 struct Inner {
-    data_dir: PathBuf,
+    market: Marketplace,
+    photos: Photos,
+    metrics: Metrics,
+    order_limiter: RateLimiter,
+    pairing_limiter: RateLimiter,
+    config: Config,
 }
 
 impl AppState {
-    pub fn new(data_dir: PathBuf) -> AppState {
-        AppState { inner: Arc::new(Inner { data_dir }) }
+    /// Opens the server's data in `data_dir` with the system clock.
+    pub fn open(data_dir: &Path, config: Config) -> anyhow::Result<AppState> {
+        AppState::open_with_clock(data_dir, config, Arc::new(SystemClock))
     }
 
-    pub fn data_dir(&self) -> &std::path::Path {
-        &self.inner.data_dir
+    pub fn open_with_clock(data_dir: &Path, config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let storage = SqliteStorage::open(data_dir).map_err(|e| anyhow::anyhow!("opening the database: {e}"))?;
+        let key = tokens::ServerKey::load_or_create(data_dir)?;
+        let photos = Photos::open(data_dir.join("photos")).context("creating the photo directory")?;
+        let market = Marketplace::new(Arc::new(storage), clock, key);
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                market,
+                photos,
+                metrics: Metrics::default(),
+                order_limiter: RateLimiter::per_minute(config.order_rate_per_minute),
+                pairing_limiter: RateLimiter::per_minute(config.pairing_rate_per_minute),
+                config,
+            }),
+        })
+    }
+
+    pub fn market(&self) -> &Marketplace {
+        &self.inner.market
+    }
+
+    pub fn photos(&self) -> &Photos {
+        &self.inner.photos
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn order_limiter(&self) -> &RateLimiter {
+        &self.inner.order_limiter
+    }
+
+    pub fn pairing_limiter(&self) -> &RateLimiter {
+        &self.inner.pairing_limiter
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.config.public_url
     }
 }
 

@@ -1,14 +1,21 @@
 //! `fieldcast-market`: the marketplace server binary.
 //!
-//! `fieldcast-market serve --addr 127.0.0.1:8080 --data-dir ./data` serves until SIGTERM or Ctrl-C,
-//! then stops accepting, finishes requests in flight and exits 0. The first stdout line is
-//! `listening on http://ADDR`, so scripts and tests that pass port 0 learn the real port.
+//! - `serve [--demo]` serves until SIGTERM or Ctrl-C, then finishes requests in flight and exits 0.
+//!   The first stdout line is `listening on http://ADDR`, so scripts and tests that pass port 0
+//!   learn the real port.
+//! - `admin …` manages co-ops, members, pickup points and devices directly in the data directory;
+//!   whoever can read that directory is the operator.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use domain::access::Role;
+use domain::ids::{CoopId, DeviceId, MemberId};
+use domain::money::Currency;
+use market::marketplace::IssuedCode;
+use market::{AppState, Config};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -21,14 +28,90 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API and the buyer pages.
-    Serve {
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(long, env = "FIELDCAST_ADDR", default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
-        /// Directory for the server's database and files; created if missing.
-        #[arg(long, env = "FIELDCAST_DATA_DIR", default_value = "data/market")]
-        data_dir: PathBuf,
+    Serve(Serve),
+    /// Manage co-ops, members, pickup points and devices in a data directory.
+    Admin {
+        #[command(flatten)]
+        data: DataDir,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: Admin,
     },
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Directory for the server's database and files; created if missing.
+    #[arg(long, env = "FIELDCAST_DATA_DIR", default_value = "data/market")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct Serve {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "FIELDCAST_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    data: DataDir,
+    /// The URL buyers use to reach this server, for links and QR codes. Defaults to http://ADDR.
+    #[arg(long, env = "FIELDCAST_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Seed a demo co-op (farmer Zhang with corn, eggs and peaches) and write demo.json.
+    #[arg(long)]
+    demo: bool,
+    /// Buyer orders allowed per client IP per minute.
+    #[arg(long, env = "FIELDCAST_ORDER_RATE", default_value_t = 30)]
+    order_rate: u32,
+    /// Pairing attempts allowed per client IP per minute.
+    #[arg(long, env = "FIELDCAST_PAIRING_RATE", default_value_t = 10)]
+    pairing_rate: u32,
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a co-op and its first admin; prints the admin's pairing code.
+    CreateCoop {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "CNY")]
+        currency: String,
+        #[arg(long)]
+        admin_name: String,
+    },
+    /// Add a farmer, staff member or admin; prints their pairing code.
+    AddMember {
+        #[arg(long)]
+        coop: CoopId,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+    },
+    /// A fresh pairing code for a member's next device.
+    PairingCode {
+        #[arg(long)]
+        member: MemberId,
+    },
+    /// Add a pickup point to a co-op.
+    AddPickupPoint {
+        #[arg(long)]
+        coop: CoopId,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+    },
+    /// Revoke a device; its token stops working at once.
+    RevokeDevice {
+        #[arg(long)]
+        device: DeviceId,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| "one of admin, staff, farmer".to_owned())
 }
 
 #[tokio::main]
@@ -38,22 +121,82 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { addr, data_dir } => serve(addr, data_dir).await,
+        Command::Serve(serve) => run_server(serve).await,
+        Command::Admin { data, json, command } => admin(&data.data_dir, json, command).await,
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: PathBuf) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+async fn run_server(args: Serve) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{local}"));
+    let config = Config { order_rate_per_minute: args.order_rate, pairing_rate_per_minute: args.pairing_rate, ..Config::new(&public_url) };
+    let state = AppState::open(&args.data.data_dir, config)?;
     println!("listening on http://{local}");
-    println!("health:  http://{local}/healthz");
-    println!("openapi: http://{local}/api/v1/openapi.json");
-    tracing::info!(%local, data_dir = %data_dir.display(), "serving");
-    let app = market::app(market::AppState::new(data_dir));
+    println!("health:  {public_url}/healthz");
+    println!("openapi: {public_url}/api/v1/openapi.json");
+    if args.demo {
+        let demo = market::demo::prepare(&state, &args.data.data_dir).await?;
+        println!("demo:    {}", args.data.data_dir.join(market::demo::FILE).display());
+        for listing in &demo.listings {
+            println!("order:   {}  {}", listing.order_link, listing.title);
+        }
+        if let Some(farm) = &demo.farmer.farm_url {
+            println!("farm:    {farm}");
+        }
+        println!("pair the app as {}: code {}", demo.farmer.name, demo.farmer.pairing_code);
+    }
+    tracing::info!(%local, data_dir = %args.data.data_dir.display(), "serving");
+    let app = market::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn admin(data_dir: &Path, json: bool, command: Admin) -> anyhow::Result<()> {
+    let state = AppState::open(data_dir, Config::new("http://127.0.0.1:8080"))?;
+    let market = state.market();
+    let failed = |error: market::marketplace::MarketError| anyhow::anyhow!("{error}");
+    let output = match command {
+        Admin::CreateCoop { name, currency, admin_name } => {
+            let currency = Currency::parse(&currency).map_err(|_| anyhow::anyhow!("unknown currency {currency}"))?;
+            let (coop, code) = market.create_coop(&name, currency, &admin_name).await.map_err(failed)?;
+            let mut value = code_json(&code);
+            value["coop_id"] = coop.id.to_string().into();
+            value
+        }
+        Admin::AddMember { coop, role, name } => code_json(&market.add_member(None, coop, role, &name).await.map_err(failed)?.1),
+        Admin::PairingCode { member } => code_json(&market.pairing_code_for(None, member).await.map_err(failed)?),
+        Admin::AddPickupPoint { coop, name, address } => {
+            let point = market.add_pickup_point(None, coop, &name, &address).await.map_err(failed)?;
+            serde_json::json!({ "pickup_point_id": point.id.to_string(), "name": point.name })
+        }
+        Admin::RevokeDevice { device } => {
+            market.revoke_device(None, device).await.map_err(failed)?;
+            serde_json::json!({ "revoked": device.to_string() })
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        for (key, value) in output.as_object().into_iter().flatten() {
+            println!("{key}: {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+        }
+        if let Some(code) = output.get("pairing_code").and_then(|c| c.as_str()) {
+            println!("\n{}", market::qr::terminal(&format!("fieldcast:pair?code={code}")));
+        }
+    }
+    Ok(())
+}
+
+fn code_json(code: &IssuedCode) -> serde_json::Value {
+    serde_json::json!({
+        "member_id": code.member.id.to_string(),
+        "name": code.member.name,
+        "role": code.member.role.code(),
+        "pairing_code": code.code,
+        "expires_at_ms": code.expires_at.millis(),
+    })
 }
 
 /// Resolves on the first SIGTERM or Ctrl-C.

@@ -69,6 +69,7 @@ export const en = {
   "error.no_lines": "Add at least one product",
   "error.payment_method_unavailable": "This payment method does not fit the delivery choice",
   "error.not_for_sale": "Not for sale right now",
+  "error.sold_out": "Sold out",
   "error.insufficient_stock": "Not enough left",
   "error.invalid_transition": "The order cannot go to that step now",
   "error.invalid_listing_status": "The product cannot change to that state now",

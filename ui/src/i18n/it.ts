@@ -70,6 +70,7 @@ export const it: Messages = {
   "error.no_lines": "Aggiungi almeno un prodotto",
   "error.payment_method_unavailable": "Questo pagamento non è adatto alla consegna scelta",
   "error.not_for_sale": "Al momento non in vendita",
+  "error.sold_out": "Esaurito",
   "error.insufficient_stock": "Quantità non sufficiente",
   "error.invalid_transition": "L'ordine non può passare a questo stato ora",
   "error.invalid_listing_status": "Il prodotto non può passare a questo stato ora",

@@ -70,6 +70,7 @@ export const zhCN: Messages = {
   "error.no_lines": "请至少添加一种商品",
   "error.payment_method_unavailable": "这种付款方式和取货方式不匹配",
   "error.not_for_sale": "暂时不卖",
+  "error.sold_out": "已售罄",
   "error.insufficient_stock": "库存不够",
   "error.invalid_transition": "订单现在不能进行这一步",
   "error.invalid_listing_status": "商品现在不能改成这个状态",

@@ -1,0 +1,40 @@
+//! A farm's page: the farmer's produce on sale, each with its order link.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+use super::{Page, PageLang, error_page, format};
+use crate::AppState;
+
+pub async fn page(State(state): State<AppState>, lang: PageLang, Path(slug): Path<String>) -> Response {
+    let (farmer, listings) = match state.market().farm(&slug).await {
+        Ok(found) => found,
+        Err(error) => return error_page(lang, &error).into_response(),
+    };
+    let l = lang.lang;
+    let t = l.texts();
+    let body = html! {
+        section.card {
+            h1 { (farmer.name) }
+            h2 { (t.farm_produce) }
+            @if listings.is_empty() { p { (t.nothing_for_sale) } }
+            ul.produce {
+                @for record in &listings {
+                    @let details = &record.listing.details;
+                    li {
+                        a href={ "/l/" (record.code) } {
+                            @if let Some(photo) = record.listing.photos.first() {
+                                img src={ "/photos/" (photo.sha256) "-thumb.jpg" } alt="" width="80" height="60" loading="lazy";
+                            }
+                            span.name { (details.title) }
+                            span.price { (format::money(details.price, l)) " / " (t.unit(details.unit)) }
+                            span.cta { (t.order_this) " ›" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Page::new(lang, &farmer.name, body).into_response()
+}

@@ -1,0 +1,200 @@
+//! The buyer pages: server-rendered HTML that works without JavaScript, in the buyer's language.
+//!
+//! - `/l/{code}`: a listing's order page (photo, price, stock, the order form) and its QR codes;
+//! - `/o/{token}`: an order's status, reachable only through the buyer's capability link;
+//! - `/f/{slug}`: a farm's active produce.
+//!
+//! Every value is escaped by maud. The pages load one CSS and one small JS file from `/static`,
+//! so the Content-Security-Policy allows no inline script or style.
+
+mod farm;
+mod format;
+mod order;
+mod status;
+pub mod texts;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::marketplace::MarketError;
+use texts::Lang;
+
+const CSS: &str = include_str!("../../static/buyer.css");
+const JS: &str = include_str!("../../static/buyer.js");
+/// Content hashes in the asset URLs let browsers cache the files for a year.
+static CSS_VERSION: LazyLock<String> = LazyLock::new(|| short_hash(CSS));
+static JS_VERSION: LazyLock<String> = LazyLock::new(|| short_hash(JS));
+
+fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/l/{code}", get(order::page).post(order::submit))
+        .route("/l/{code}/qr.svg", get(order::qr_svg))
+        .route("/l/{code}/qr.png", get(order::qr_png))
+        .route("/o/{token}", get(status::page))
+        .route("/f/{slug}", get(farm::page))
+        .route("/static/buyer.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
+        .route("/static/buyer.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], body).into_response()
+}
+
+/// The page language: `?lang=` (remembered in a cookie), else the cookie, else `Accept-Language`.
+pub struct PageLang {
+    pub lang: Lang,
+    /// Set when `?lang=` chose it, so the response stores the choice.
+    chosen: bool,
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let query = Query::<LangQuery>::from_request_parts(parts, state).await.ok().and_then(|q| q.0.lang);
+        if let Some(lang) = query.as_deref().and_then(Lang::from_tag) {
+            return Ok(PageLang { lang, chosen: true });
+        }
+        Ok(PageLang { lang: lang_from_headers(&parts.headers), chosen: false })
+    }
+}
+
+impl PageLang {
+    /// The language of a request that has no other extractor, e.g. in the not-found fallback.
+    pub async fn from_request_parts_infallible(request: axum::extract::Request) -> PageLang {
+        let (mut parts, _) = request.into_parts();
+        match PageLang::from_request_parts(&mut parts, &()).await {
+            Ok(lang) => lang,
+            Err(never) => match never {},
+        }
+    }
+}
+
+fn lang_from_headers(headers: &HeaderMap) -> Lang {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix("lang="))
+        .and_then(Lang::from_tag);
+    cookie.unwrap_or_else(|| {
+        Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""))
+    })
+}
+
+/// A whole HTML page with its status and headers.
+pub struct Page {
+    status: StatusCode,
+    lang: PageLang,
+    markup: Markup,
+    /// Status pages are private: never cached by shared caches or the back-forward cache.
+    private: bool,
+}
+
+impl Page {
+    fn new(lang: PageLang, title: &str, body: Markup) -> Page {
+        let markup = layout(lang.lang, title, body);
+        Page { status: StatusCode::OK, lang, markup, private: false }
+    }
+
+    fn status(mut self, status: StatusCode) -> Page {
+        self.status = status;
+        self
+    }
+
+    fn private(mut self) -> Page {
+        self.private = true;
+        self
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], self.markup.into_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(if self.private { "no-store" } else { "no-cache" }));
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+        if self.lang.chosen {
+            let cookie = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", self.lang.lang.tag());
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                headers.insert(header::SET_COOKIE, value);
+            }
+        }
+        response
+    }
+}
+
+fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
+    let t = lang.texts();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · " (t.marketplace) }
+                link rel="stylesheet" href={ "/static/buyer.css?v=" (*CSS_VERSION) };
+                script src={ "/static/buyer.js?v=" (*JS_VERSION) } defer {}
+            }
+            body {
+                header.bar { span.brand { (t.marketplace) } }
+                main { (body) }
+                footer {
+                    nav aria-label="Language" {
+                        @for other in Lang::ALL {
+                            @if other == lang {
+                                span aria-current="true" { (other.name()) }
+                            } @else {
+                                a href={ "?lang=" (other.tag()) } hreflang=(other.tag()) lang=(other.tag()) { (other.name()) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page for an error, in the buyer's language, with the right status.
+pub fn error_page(lang: PageLang, error: &MarketError) -> Page {
+    let t = lang.lang.texts();
+    let (status, title, text) = match error {
+        MarketError::NotFound => (StatusCode::NOT_FOUND, t.not_found_title, t.not_found_text),
+        MarketError::Internal(cause) => {
+            tracing::error!(%cause, "internal error on a buyer page");
+            (StatusCode::INTERNAL_SERVER_ERROR, t.error_text, t.error_text)
+        }
+        _ => (StatusCode::BAD_REQUEST, t.error_text, t.bad_request_text),
+    };
+    Page::new(lang, title, html! { section.card { h1 { (title) } p { (text) } } }).status(status)
+}
+
+async fn home(lang: PageLang) -> Page {
+    let t = lang.lang.texts();
+    let text = t.home_text;
+    let title = t.marketplace;
+    Page::new(lang, title, html! { section.card { h1 { (title) } p { (text) } } })
+}
+

@@ -1,0 +1,124 @@
+//! The listing photo pipeline, the same on the phone and on the server: decode a JPEG, PNG or WebP,
+//! turn it upright by its EXIF orientation, drop every piece of metadata (a farm photo's GPS
+//! position must not leave the phone), scale it to 1280 px on the long edge plus a 320 px
+//! thumbnail, and encode both as JPEG. The content hash of the large JPEG names the photo, so the
+//! same photo sent twice is stored once.
+//!
+//! Pure computation over bytes: no files, no clock.
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use sha2::{Digest, Sha256};
+
+/// The long edge of the photo buyers see.
+pub const FULL_EDGE: u32 = 1280;
+/// The long edge of list thumbnails.
+pub const THUMB_EDGE: u32 = 320;
+/// JPEG quality for both sizes: small enough for 3G, sharp enough for produce.
+pub const QUALITY: u8 = 80;
+/// The largest image accepted, in pixels per side: beyond any phone camera.
+const MAX_SIDE: u32 = 12_000;
+/// Memory the decoder may use.
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not a JPEG, PNG or WebP image")]
+    Unsupported,
+    #[error("the image is damaged or too large: {0}")]
+    Invalid(String),
+}
+
+/// A processed photo.
+#[derive(Debug, Clone)]
+pub struct Photo {
+    /// Hex SHA-256 of `full`.
+    pub sha256: String,
+    pub full: Vec<u8>,
+    pub thumb: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Runs the whole pipeline on an uploaded or captured image.
+pub fn process(bytes: &[u8]) -> Result<Photo, Error> {
+    let upright = decode_upright(bytes)?;
+    let full = fit(&upright, FULL_EDGE);
+    let thumb = fit(&full, THUMB_EDGE);
+    let full_jpeg = encode(&full)?;
+    let sha256 = Sha256::digest(&full_jpeg).iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Photo { sha256, width: full.width(), height: full.height(), thumb: encode(&thumb)?, full: full_jpeg })
+}
+
+fn decode_upright(bytes: &[u8]) -> Result<DynamicImage, Error> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Invalid(e.to_string()))?;
+    match reader.format() {
+        Some(image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP) => {}
+        _ => return Err(Error::Unsupported),
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| Error::Invalid(e.to_string()))?;
+    let orientation = decoder.orientation().map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| Error::Invalid(e.to_string()))?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+/// Scales down (never up) so the long edge is at most `edge`, as 8-bit RGB (JPEG has no alpha).
+fn fit(image: &DynamicImage, edge: u32) -> DynamicImage {
+    let scaled = if image.width().max(image.height()) > edge { image.thumbnail(edge, edge) } else { image.clone() };
+    DynamicImage::ImageRgb8(scaled.into_rgb8())
+}
+
+fn encode(image: &DynamicImage) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    // A fresh encoder writes no EXIF, XMP or ICC data: only the pixels leave.
+    JpegEncoder::new_with_quality(&mut out, QUALITY).encode_image(image).map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageFormat, Rgb, RgbImage};
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = RgbImage::from_fn(width, height, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn scales_to_both_sizes_keeping_the_aspect() {
+        let photo = process(&png(4000, 3000)).unwrap();
+        assert_eq!((photo.width, photo.height), (1280, 960));
+        let thumb = image::load_from_memory(&photo.thumb).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (320, 240));
+        assert_eq!(image::guess_format(&photo.full).unwrap(), ImageFormat::Jpeg);
+    }
+
+    #[test]
+    fn small_images_are_not_enlarged_and_hashes_are_stable() {
+        let a = process(&png(200, 100)).unwrap();
+        let b = process(&png(200, 100)).unwrap();
+        assert_eq!((a.width, a.height), (200, 100));
+        assert_eq!(a.sha256, b.sha256);
+        assert_eq!(a.sha256.len(), 64);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_supported_image() {
+        assert!(matches!(process(b"GIF89a not really"), Err(Error::Unsupported)));
+        assert!(matches!(process(b"hello"), Err(Error::Unsupported)));
+        let mut truncated = png(100, 100);
+        truncated.truncate(60);
+        assert!(matches!(process(&truncated), Err(Error::Invalid(_))));
+    }
+}
