@@ -69,11 +69,7 @@ impl Actor {
 
     /// Whether the actor may create a member with `role` (and pairing codes for one).
     pub fn may_manage_members_with(&self, role: Role) -> bool {
-        match (self.role, role) {
-            (Role::Admin, _) => true,
-            (Role::Staff, Role::Farmer) => true,
-            _ => false,
-        }
+        matches!((self.role, role), (Role::Admin, _) | (Role::Staff, Role::Farmer))
     }
 
     /// Whether the actor manages the co-op's shared things: pickup points, devices of others.

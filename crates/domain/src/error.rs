@@ -186,6 +186,8 @@ pub enum Field {
     PickupPoint,
     Code,
     Farmer,
+    Channel,
+    IdempotencyKey,
 }
 
 /// One refusal tied to one field. Validation reports all of them at once, so a person fixes a form in

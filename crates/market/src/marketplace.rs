@@ -399,13 +399,15 @@ impl Marketplace {
     /// Places a buyer's order exactly once per `idempotency_key`. The price comes from the listing;
     /// nothing the buyer sends can set it.
     pub async fn place_order(&self, idempotency_key: &str, order: BuyerOrder) -> Result<PlacedOrder> {
-        if !IDEMPOTENCY_KEY_LEN.contains(&idempotency_key.len())
-            || !idempotency_key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(MarketError::Invalid(vec![FieldError::new(Field::Code, DomainError::NotANumber)]));
+        if !IDEMPOTENCY_KEY_LEN.contains(&idempotency_key.len()) {
+            return Err(invalid(Field::IdempotencyKey, DomainError::TooLong { max: *IDEMPOTENCY_KEY_LEN.end() }));
         }
+        if !idempotency_key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(invalid(Field::IdempotencyKey, DomainError::ControlCharacters));
+        }
+        // Phone and walk-up orders are taken by the farmer or the co-op, never by a buyer's page.
         if !matches!(order.channel, Channel::OrderLink | Channel::Live) {
-            return Err(MarketError::Forbidden);
+            return Err(invalid(Field::Channel, DomainError::NotForSale));
         }
         let listing = self.storage.listing(order.listing_id).await?;
         let request = self.order_request(&listing, &order).await?;
@@ -425,7 +427,11 @@ impl Marketplace {
     /// Validates everything about a buyer's order that does not depend on stock.
     async fn order_request(&self, listing: &ListingRecord, order: &BuyerOrder) -> Result<OrderRequest> {
         let mut problems = Vec::new();
-        let quantity = Quantity::parse(&order.quantity, listing.listing.details.unit)
+        // The listing's order rules are checked here too, so that a quantity no order could have
+        // (zero, off-step, over the maximum) is bad input rather than a clash with the stock.
+        let details = &listing.listing.details;
+        let quantity = Quantity::parse(&order.quantity, details.unit)
+            .and_then(|quantity| details.rules.check(quantity).map(|()| quantity))
             .map_err(|e| problems.push(FieldError::new(Field::Quantity, e)))
             .ok();
         let buyer = Buyer::parse(&order.name, &order.phone).map_err(|e| problems.extend(e)).ok();

@@ -60,6 +60,22 @@ fn upsert_sql(table: &str, columns: &[&str], keep: &[&str]) -> String {
     )
 }
 
+/// `UPDATE table SET` every column but `id` `WHERE id = ?`; the id is the first value.
+fn update(conn: &rusqlite::Connection, table: &str, core: &[&str], values: Vec<Value>, extra: Extra<'_>, keep: &[&str]) -> Result<bool, Error> {
+    let mut values = values.into_iter();
+    let id = values.next().expect("the id is the first core column");
+    let mut sets = Vec::new();
+    let mut params = Vec::new();
+    let named = core.iter().copied().skip(1).zip(values).chain(extra.iter().map(|(name, value)| (*name, value.clone())));
+    for (column, value) in named.filter(|(column, _)| !keep.contains(column)) {
+        params.push(value);
+        sets.push(format!("{column} = ?{}", params.len()));
+    }
+    params.push(id);
+    let sql = format!("UPDATE {table} SET {} WHERE id = ?{}", sets.join(", "), params.len());
+    Ok(conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(params))? == 1)
+}
+
 /// Extra columns a caller stores beside the core ones, as `(name, value)`.
 pub type Extra<'a> = &'a [(&'a str, Value)];
 

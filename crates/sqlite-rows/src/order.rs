@@ -60,11 +60,29 @@ pub fn values(order: &Order) -> Vec<Value> {
     ]
 }
 
+/// Columns that never change after an order is placed.
+const FIXED: [&str; 4] = ["id", "created_at", "channel", "currency"];
+
 /// Inserts or updates `order` in `orders` (with `extra` columns; those in `keep` are written on
 /// insert only) and replaces its lines in `order_lines`.
 pub fn upsert(conn: &Connection, order: &Order, extra: Extra<'_>, keep: &[&str]) -> Result<(), Error> {
-    let keep: Vec<&str> = ["id", "created_at", "channel", "currency"].into_iter().chain(keep.iter().copied()).collect();
+    let keep: Vec<&str> = FIXED.into_iter().chain(keep.iter().copied()).collect();
     crate::upsert(conn, "orders", &COLUMNS, values(order), extra, &keep)?;
+    replace_lines(conn, order)
+}
+
+/// Updates an existing order (its columns and `extra` ones, never those in `keep`) and its lines.
+/// Unlike [`upsert`], it needs no value for insert-only columns. Returns whether the order existed.
+pub fn update(conn: &Connection, order: &Order, extra: Extra<'_>, keep: &[&str]) -> Result<bool, Error> {
+    let keep: Vec<&str> = FIXED.into_iter().chain(keep.iter().copied()).collect();
+    if !crate::update(conn, "orders", &COLUMNS, values(order), extra, &keep)? {
+        return Ok(false);
+    }
+    replace_lines(conn, order)?;
+    Ok(true)
+}
+
+fn replace_lines(conn: &Connection, order: &Order) -> Result<(), Error> {
     let id = order.id.to_string();
     conn.prepare_cached("DELETE FROM order_lines WHERE order_id = ?1")?.execute([&id])?;
     let mut insert = conn.prepare_cached(

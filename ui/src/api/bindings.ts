@@ -163,7 +163,7 @@ note: string, created_at: Timestamp, updated_at: Timestamp, };
 /**
  * The input field a refusal is about, so that a form can show the message next to it.
  */
-export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code";
+export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code" | "farmer" | "channel" | "idempotency_key";
 
 /**
  * One field's problem, as the front end sees it.
@@ -221,6 +221,7 @@ export const DOMAIN_ERROR_CODES = [
   "no_lines",
   "payment_method_unavailable",
   "not_for_sale",
+  "sold_out",
   "insufficient_stock",
   "invalid_transition",
   "invalid_listing_status",

@@ -1,13 +1,13 @@
 //! A farm's page: the farmer's produce on sale, each with its order link.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::{Page, PageLang, error_page, format};
+use super::{Page, PageLang, PagePath, error_page, format};
 use crate::AppState;
 
-pub async fn page(State(state): State<AppState>, lang: PageLang, Path(slug): Path<String>) -> Response {
+pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(slug): PagePath) -> Response {
     let (farmer, listings) = match state.market().farm(&slug).await {
         Ok(found) => found,
         Err(error) => return error_page(lang, &error).into_response(),

@@ -90,6 +90,23 @@ impl PageLang {
     }
 }
 
+/// A page's path parameter; one that is not valid text answers with the not-found page.
+pub struct PagePath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PagePath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PagePath(value)),
+            Err(_) => {
+                let lang = PageLang { lang: lang_from_headers(&parts.headers), chosen: false };
+                Err(error_page(lang, &MarketError::NotFound).into_response())
+            }
+        }
+    }
+}
+
 fn lang_from_headers(headers: &HeaderMap) -> Lang {
     let cookie = headers
         .get_all(header::COOKIE)

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::error::{Error as DomainError, Field, FieldError};
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::texts::Texts;
-use super::{Page, PageLang, error_page, format};
+use super::{Page, PageLang, PagePath, error_page, format};
 use crate::AppState;
 use crate::api::extract::ClientIp;
 use crate::marketplace::{BuyerOrder, FulfilmentChoice, MarketError};
@@ -70,10 +70,16 @@ pub struct PageQuery {
     via: Option<String>,
 }
 
-pub async fn page(State(state): State<AppState>, lang: PageLang, Path(code): Path<String>, query: axum::extract::Query<PageQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    lang: PageLang,
+    PagePath(code): PagePath,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     match context(&state, &code).await {
         Ok(context) => {
-            let channel = if query.via.as_deref() == Some("live") { "live" } else { "order_link" };
+            let live = query.is_ok_and(|q| q.via.as_deref() == Some("live"));
+            let channel = if live { "live" } else { "order_link" };
             let form = OrderForm { idempotency_key: Uuid::new_v4().to_string(), channel: channel.into(), ..OrderForm::default() };
             render(&state, lang, &context, &form, &[]).into_response()
         }
@@ -85,7 +91,7 @@ pub async fn submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     lang: PageLang,
-    Path(code): Path<String>,
+    PagePath(code): PagePath,
     form: Result<Form<OrderForm>, FormRejection>,
 ) -> Response {
     let context = match context(&state, &code).await {
@@ -214,7 +220,7 @@ fn render(state: &AppState, lang: PageLang, context: &Context, form: &OrderForm,
             }
             p.price { (format::money(details.price, l)) " " small { "/ " (t.unit(details.unit)) } }
             @if on_sale {
-                p.stock { (t.left) " " (format::quantity(details.stock, details.unit, l)) }
+                p.stock { (t.left.replace("{}", &format::quantity(details.stock, details.unit, l))) }
             } @else {
                 p.banner.sold-out role="status" {
                     strong { (if listing.status == ListingStatus::SoldOut || stock_problem.is_some_and(|p| p.error == DomainError::SoldOut) { t.sold_out } else { t.not_for_sale }) }
@@ -311,7 +317,7 @@ fn field(label: &str, id: &str, problem: Option<&str>, control: Markup) -> Marku
     }
 }
 
-pub async fn qr_svg(State(state): State<AppState>, lang: PageLang, Path(code): Path<String>) -> Response {
+pub async fn qr_svg(State(state): State<AppState>, lang: PageLang, PagePath(code): PagePath) -> Response {
     match state.market().public_listing(&code).await {
         Ok(record) => {
             let svg = crate::qr::svg(&format!("{}/l/{}", state.public_url(), record.code));
@@ -321,7 +327,7 @@ pub async fn qr_svg(State(state): State<AppState>, lang: PageLang, Path(code): P
     }
 }
 
-pub async fn qr_png(State(state): State<AppState>, lang: PageLang, Path(code): Path<String>) -> Response {
+pub async fn qr_png(State(state): State<AppState>, lang: PageLang, PagePath(code): PagePath) -> Response {
     match state.market().public_listing(&code).await {
         Ok(record) => {
             let png = crate::qr::png(&format!("{}/l/{}", state.public_url(), record.code));

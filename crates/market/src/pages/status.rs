@@ -1,11 +1,11 @@
 //! The buyer's order status page, behind the capability link `/o/{token}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use domain::order::{Fulfilment, OrderStatus};
 use maud::html;
 
-use super::{Page, PageLang, error_page, format};
+use super::{Page, PageLang, PagePath, error_page, format};
 use crate::AppState;
 
 /// The steps a buyer sees, in order, for each way of receiving the goods.
@@ -14,7 +14,7 @@ const PICKUP_STEPS: [OrderStatus; 5] =
 const DELIVERY_STEPS: [OrderStatus; 5] =
     [OrderStatus::Placed, OrderStatus::Confirmed, OrderStatus::Packed, OrderStatus::Shipped, OrderStatus::Delivered];
 
-pub async fn page(State(state): State<AppState>, lang: PageLang, Path(token): Path<String>) -> Response {
+pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(token): PagePath) -> Response {
     let record = match state.market().order_for_buyer(&token).await {
         Ok(record) => record,
         Err(error) => return error_page(lang, &error).into_response(),

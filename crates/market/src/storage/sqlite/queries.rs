@@ -377,17 +377,26 @@ pub fn order_by_status_token(conn: &Connection, token_hash: &str) -> Result<Orde
     orders_where(conn, "o.status_token_hash = ?1", "", vec![token_hash.to_owned().into()])?.pop().ok_or(StorageError::NotFound)
 }
 
-fn save_order(conn: &Connection, record: &mut OrderRecord, status_token_hash: Option<&str>) -> Result<()> {
+/// Stores a new order with its buyer's status-link hash.
+fn insert_order(conn: &Connection, record: &mut OrderRecord, status_token_hash: &str) -> Result<()> {
     record.version = next_version(conn)?;
-    let mut extra = vec![
+    let extra = [
         ("coop_id", Value::from(record.coop_id.to_string())),
         ("farmer_id", Value::from(record.farmer_id.to_string())),
         ("version", Value::from(record.version)),
+        ("status_token_hash", Value::from(status_token_hash.to_owned())),
     ];
-    if let Some(hash) = status_token_hash {
-        extra.push(("status_token_hash", Value::from(hash.to_owned())));
-    }
     order::upsert(conn, &record.order, &extra, &["coop_id", "farmer_id", "status_token_hash"])?;
+    Ok(())
+}
+
+/// Stores a change to an existing order under a new version.
+fn update_order(conn: &Connection, record: &mut OrderRecord) -> Result<()> {
+    record.version = next_version(conn)?;
+    let extra = [("version", Value::from(record.version))];
+    if !order::update(conn, &record.order, &extra, &[])? {
+        return Err(StorageError::NotFound);
+    }
     Ok(())
 }
 
@@ -407,7 +416,7 @@ pub fn place_order(conn: &Connection, place: PlaceOrder) -> Result<Placed> {
     let order = checkout::place(&mut listing.listing, place.request, place.now).map_err(StorageError::Refused)?;
     save_listing(conn, &mut listing)?;
     let mut record = OrderRecord { order, coop_id: listing.coop_id, farmer_id: listing.farmer_id, version: 0 };
-    save_order(conn, &mut record, Some(&place.status_token_hash))?;
+    insert_order(conn, &mut record, &place.status_token_hash)?;
     conn.prepare_cached("INSERT INTO idempotency_keys (key, fingerprint, order_id, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![place.idempotency_key, place.fingerprint, record.order.id.to_string(), place.now.millis()])?;
     Ok(Placed { record, replayed: false })
@@ -433,14 +442,14 @@ pub fn step_order(conn: &Connection, id: OrderId, action: OrderAction, reason: O
         listing_record.listing = listing;
         save_listing(conn, &mut listing_record)?;
     }
-    save_order(conn, &mut record, None)?;
+    update_order(conn, &mut record)?;
     Ok(record)
 }
 
 pub fn record_payment(conn: &Connection, id: OrderId, amount: Money, now: Timestamp) -> Result<OrderRecord> {
     let mut record = order_record(conn, id)?;
     record.order.record_payment(amount, now).map_err(|e: DomainError| StorageError::Refused(vec![FieldError::new(Field::Price, e)]))?;
-    save_order(conn, &mut record, None)?;
+    update_order(conn, &mut record)?;
     conn.prepare_cached("INSERT INTO payments (order_id, amount_minor, recorded_at) VALUES (?1, ?2, ?3)")?
         .execute(params![id.to_string(), amount.minor, now.millis()])?;
     Ok(record)
