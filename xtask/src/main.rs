@@ -2,11 +2,13 @@
 //!
 //! - `cargo xtask run`: set up, build, start the marketplace server and the desktop app.
 //! - `cargo xtask test`: set up, then every check and test CI runs.
+//! - `cargo xtask bench`: release builds, every benchmark, figures written to BENCHMARKS.md.
 //! - `cargo xtask codegen [--check]`: write (or compare) the generated files.
 //!
 //! Set-up installs what a fresh Debian/Ubuntu machine lacks (system packages when running as root,
 //! npm packages, tauri-driver), so a clone plus these commands is all anyone needs.
 
+mod bench;
 mod codegen;
 mod setup;
 mod shell;
@@ -20,8 +22,9 @@ fn main() -> anyhow::Result<()> {
         Some("setup") => setup::all(),
         Some("test") => tasks::test(),
         Some("run") => tasks::run(),
+        Some("bench") => bench::run(),
         _ => {
-            eprintln!("usage: cargo xtask <run | test | codegen [--check] | setup>");
+            eprintln!("usage: cargo xtask <run | test | bench | codegen [--check] | setup>");
             std::process::exit(2);
         }
     }

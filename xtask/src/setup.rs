@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::bail;
 
-use crate::shell::{self, has, npm, root};
+use crate::shell::{self, has, root};
 
 /// System packages the app build needs (WebKitGTK and friends, per Tauri's Linux prerequisites).
 const BUILD_PACKAGES: &[&str] = &[
@@ -95,19 +95,21 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-/// Installs the locked npm packages when `node_modules` is missing or older than the lock file.
+/// Installs the locked npm packages of the front end and the browser tests when `node_modules` is
+/// missing or older than the lock file.
 ///
 /// `npm install` rather than `npm ci`: the Tauri CLI lists a prebuilt binary per platform as an
 /// optional dependency, registries that mirror only some platforms leave the others out of the
 /// lock, and `npm ci` then refuses the lock as out of sync. `npm install` still installs the locked
 /// versions.
 fn npm_packages() -> anyhow::Result<()> {
-    let ui = root().join("ui");
-    let stamp = ui.join("node_modules/.package-lock.json");
-    if !newer(&ui.join("package-lock.json"), &stamp) {
-        return Ok(());
+    for dir in [root().join("ui"), root().join("tests/browser")] {
+        let stamp = dir.join("node_modules/.package-lock.json");
+        if newer(&dir.join("package-lock.json"), &stamp) {
+            shell::run(Command::new("npm").current_dir(&dir).args(["install", "--no-audit", "--no-fund"]))?;
+        }
     }
-    shell::run(npm().args(["install", "--no-audit", "--no-fund"]))
+    Ok(())
 }
 
 fn newer(a: &Path, b: &Path) -> bool {

@@ -41,6 +41,15 @@ pub fn test() -> anyhow::Result<()> {
     shell::run(npm().args(["test"]))?;
     shell::run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     shell::run(cargo().args(["test", "--workspace", "--exclude", "tests", "--exclude", "fieldcast-app"]))?;
+    shell::run(cargo().args(["build", "-p", "market"]))?;
+    let artifacts = root().join("target/artifacts");
+    shell::run(
+        Command::new("npm")
+            .current_dir(root().join("tests/browser"))
+            .arg("test")
+            .env("FIELDCAST_MARKET_BIN", root().join("target/debug/fieldcast-market"))
+            .env("FIELDCAST_ARTIFACTS", &artifacts),
+    )?;
     build_app(Bundle::Deb)?;
     let driver = which_tauri_driver();
     shell::run(
@@ -48,7 +57,7 @@ pub fn test() -> anyhow::Result<()> {
             .args(["test", "-p", "tests", "--", "--test-threads", "1"])
             .env("FIELDCAST_APP_BIN", app_binary())
             .env("FIELDCAST_TAURI_DRIVER", driver)
-            .env("FIELDCAST_ARTIFACTS", root().join("target/artifacts")),
+            .env("FIELDCAST_ARTIFACTS", &artifacts),
     )?;
     eprintln!("all tests passed; screenshots in target/artifacts/");
     Ok(())
@@ -66,7 +75,7 @@ pub fn run() -> anyhow::Result<()> {
     let data = root().join("data");
     let addr = std::env::var("FIELDCAST_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut server = Command::new(root().join("target/debug/fieldcast-market"))
-        .args(["serve", "--addr", &addr, "--data-dir"])
+        .args(["serve", "--demo", "--addr", &addr, "--data-dir"])
         .arg(data.join("market"))
         .spawn()
         .context("starting the marketplace server")?;

@@ -127,30 +127,42 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run_server(args: Serve) -> anyhow::Result<()> {
+    // Registered before anything is announced, so a SIGTERM sent as soon as the address appears
+    // already shuts down gracefully instead of killing the process.
+    let shutdown = Shutdown::install()?;
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{local}"));
     let config = Config { order_rate_per_minute: args.order_rate, pairing_rate_per_minute: args.pairing_rate, ..Config::new(&public_url) };
     let state = AppState::open(&args.data.data_dir, config)?;
-    println!("listening on http://{local}");
-    println!("health:  {public_url}/healthz");
-    println!("openapi: {public_url}/api/v1/openapi.json");
+    say(&format!("listening on http://{local}"));
+    say(&format!("health:  {public_url}/healthz"));
+    say(&format!("openapi: {public_url}/api/v1/openapi.json"));
     if args.demo {
         let demo = market::demo::prepare(&state, &args.data.data_dir).await?;
-        println!("demo:    {}", args.data.data_dir.join(market::demo::FILE).display());
+        say(&format!("demo:    {}", args.data.data_dir.join(market::demo::FILE).display()));
         for listing in &demo.listings {
-            println!("order:   {}  {}", listing.order_link, listing.title);
+            say(&format!("order:   {}  {}", listing.order_link, listing.title));
         }
         if let Some(farm) = &demo.farmer.farm_url {
-            println!("farm:    {farm}");
+            say(&format!("farm:    {farm}"));
         }
-        println!("pair the app as {}: code {}", demo.farmer.name, demo.farmer.pairing_code);
+        say(&format!("pair the app as {}: code {}", demo.farmer.name, demo.farmer.pairing_code));
     }
     tracing::info!(%local, data_dir = %args.data.data_dir.display(), "serving");
     let app = market::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.wait()).await.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Prints a line for whoever started the server. A closed stdout (the launcher stopped reading) is
+/// no reason to stop serving, so write errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 async fn admin(data_dir: &Path, json: bool, command: Admin) -> anyhow::Result<()> {
@@ -177,13 +189,13 @@ async fn admin(data_dir: &Path, json: bool, command: Admin) -> anyhow::Result<()
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        say(&serde_json::to_string_pretty(&output)?);
     } else {
         for (key, value) in output.as_object().into_iter().flatten() {
-            println!("{key}: {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+            say(&format!("{key}: {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned)));
         }
         if let Some(code) = output.get("pairing_code").and_then(|c| c.as_str()) {
-            println!("\n{}", market::qr::terminal(&format!("fieldcast:pair?code={code}")));
+            say(&format!("\n{}", market::qr::terminal(&format!("fieldcast:pair?code={code}"))));
         }
     }
     Ok(())
@@ -199,30 +211,40 @@ fn code_json(code: &IssuedCode) -> serde_json::Value {
     })
 }
 
-/// Resolves on the first SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGTERM and Ctrl-C, listened for from the moment of installation.
+struct Shutdown {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> anyhow::Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+                interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
-        () = terminate => tracing::info!("SIGTERM: shutting down"),
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
+    }
+
+    /// Resolves on the first of them.
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = self.interrupt.recv() => tracing::info!("Ctrl-C: shutting down"),
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C: shutting down");
+        }
     }
 }

@@ -166,6 +166,10 @@ impl Marketplace {
         self.clock.now()
     }
 
+    pub fn write_stats(&self) -> crate::storage::WriteStats {
+        self.storage.write_stats()
+    }
+
     // --- Accounts -----------------------------------------------------------------------------
 
     /// Creates a co-op with its first admin and a pairing code for the admin's first device. Only

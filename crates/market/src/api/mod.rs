@@ -133,7 +133,15 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics().render()).into_response()
+    let stats = state.market().write_stats();
+    let mut text = state.metrics().render();
+    text.push_str("# HELP fieldcast_storage_commits_total Durable commits (fsyncs) of the storage writer.\n");
+    text.push_str("# TYPE fieldcast_storage_commits_total counter\n");
+    text.push_str(&format!("fieldcast_storage_commits_total {}\n", stats.commits));
+    text.push_str("# HELP fieldcast_storage_writes_total Writes committed; writes per commit is the group size.\n");
+    text.push_str("# TYPE fieldcast_storage_writes_total counter\n");
+    text.push_str(&format!("fieldcast_storage_writes_total {}\n", stats.writes));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 #[derive(Serialize, ToSchema)]

@@ -31,6 +31,9 @@ use texts::Lang;
 
 const CSS: &str = include_str!("../../static/buyer.css");
 const JS: &str = include_str!("../../static/buyer.js");
+/// The app's own icon, from the one source image in `icons/`.
+const ICON_SVG: &str = include_str!("../../../../icons/fieldcast.svg");
+const ICON_PNG: &[u8] = include_bytes!("../../../../icons/32x32.png");
 /// Content hashes in the asset URLs let browsers cache the files for a year.
 static CSS_VERSION: LazyLock<String> = LazyLock::new(|| short_hash(CSS));
 static JS_VERSION: LazyLock<String> = LazyLock::new(|| short_hash(JS));
@@ -49,9 +52,15 @@ pub fn routes() -> Router<AppState> {
         .route("/f/{slug}", get(farm::page))
         .route("/static/buyer.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/static/buyer.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .route("/favicon.svg", get(|| async { asset("image/svg+xml", ICON_SVG) }))
+        .route("/favicon.ico", get(|| async { asset_bytes("image/png", ICON_PNG) }))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
+    asset_bytes(content_type, body.as_bytes())
+}
+
+fn asset_bytes(content_type: &'static str, body: &'static [u8]) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], body).into_response()
 }
 
@@ -172,6 +181,7 @@ fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 title { (title) " · " (t.marketplace) }
+                link rel="icon" href="/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href={ "/static/buyer.css?v=" (*CSS_VERSION) };
                 script src={ "/static/buyer.js?v=" (*JS_VERSION) } defer {}
             }

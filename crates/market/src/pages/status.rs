@@ -31,7 +31,9 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(token)
         Fulfilment::Delivery { .. } => DELIVERY_STEPS,
     };
     let reached = steps.iter().position(|s| *s == order.status);
-    let short_id: String = order.id.to_string().chars().take(8).collect();
+    // UUIDv7 ids start with the time, so the random tail tells two orders of the same minute apart.
+    let id = order.id.to_string();
+    let short_id = id[id.len() - 8..].to_uppercase();
     let body = html! {
         section.card.status {
             h1 { (t.order_received) }

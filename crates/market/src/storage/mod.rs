@@ -179,8 +179,18 @@ pub struct Page<T> {
     pub next: Option<OrderCursor>,
 }
 
+/// What a backend has written: `writes / commits` is the average group-commit size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub commits: u64,
+    pub writes: u64,
+}
+
 /// The marketplace's storage. Each method is one transaction.
 pub trait Storage: Send + Sync + 'static {
+    /// Counters for `/metrics`.
+    fn write_stats(&self) -> WriteStats;
+
     fn create_coop(&self, coop: Coop, admin: Member) -> BoxFuture<'_, Result<()>>;
     fn coop(&self, id: CoopId) -> BoxFuture<'_, Result<Coop>>;
     fn create_member(&self, member: Member) -> BoxFuture<'_, Result<()>>;

@@ -20,7 +20,7 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     BoxFuture, Coop, Device, ListingFilter, NewDevice, ListingRecord, Member, OrderFilter, OrderRecord, Page, PairingCode,
-    PickupPoint, PlaceOrder, Placed, Result, Storage, StorageError,
+    PickupPoint, PlaceOrder, Placed, Result, Storage, StorageError, WriteStats,
 };
 
 const MIGRATION_STEPS: &[M<'static>] = &[M::up(include_str!("../../../migrations/0001_market.sql"))];
@@ -56,6 +56,11 @@ impl SqliteStorage {
 }
 
 impl Storage for SqliteStorage {
+    fn write_stats(&self) -> WriteStats {
+        let (commits, writes) = self.writer.counts();
+        WriteStats { commits, writes }
+    }
+
     fn create_coop(&self, coop: Coop, admin: Member) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.writer.write(move |c| queries::create_coop(c, &coop, &admin)))
     }

@@ -7,6 +7,8 @@
 //! a write commits at once. A job that fails rolls back to its savepoint and does not disturb the
 //! others in its group.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -26,16 +28,31 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 pub(super) struct Writer {
     queue: mpsc::Sender<Job>,
     thread: Option<JoinHandle<()>>,
+    stats: Arc<Counters>,
+}
+
+/// How much the writer has done: writes per commit is the group size.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) commits: AtomicU64,
+    pub(super) writes: AtomicU64,
 }
 
 impl Writer {
     pub(super) fn start(conn: Connection) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(Counters::default());
+        let counters = stats.clone();
         let thread = std::thread::Builder::new()
             .name("market-writer".into())
-            .spawn(move || run(conn, jobs))
+            .spawn(move || run(conn, jobs, &counters))
             .expect("the writer thread starts");
-        Writer { queue, thread: Some(thread) }
+        Writer { queue, thread: Some(thread), stats }
+    }
+
+    /// Commits and writes so far.
+    pub(super) fn counts(&self) -> (u64, u64) {
+        (self.stats.commits.load(Ordering::Relaxed), self.stats.writes.load(Ordering::Relaxed))
     }
 
     /// Runs `work` in the writer's transaction and answers once it is durably committed.
@@ -71,7 +88,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, counters: &Counters) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -81,16 +98,21 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(&conn, &mut batch);
+        let size = batch.len() as u64;
+        if commit_group(&conn, &mut batch) {
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            counters.writes.fetch_add(size, Ordering::Relaxed);
+        }
     }
 }
 
-fn commit_group(conn: &Connection, batch: &mut Vec<Job>) {
+/// Runs and commits one group; true when the commit succeeded.
+fn commit_group(conn: &Connection, batch: &mut Vec<Job>) -> bool {
     if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(%error, "cannot begin a write transaction");
         // Dropping the jobs drops their answer channels, so each caller gets a backend error.
         batch.clear();
-        return;
+        return false;
     }
     let completions: Vec<Completion> = batch.drain(..).map(|job| job(conn)).collect();
     let committed = conn.execute_batch("COMMIT").map_err(|error| {
@@ -98,9 +120,11 @@ fn commit_group(conn: &Connection, batch: &mut Vec<Job>) {
         let _ = conn.execute_batch("ROLLBACK");
         error.to_string()
     });
+    let ok = committed.is_ok();
     for completion in completions {
         completion(committed.clone());
     }
+    ok
 }
 
 /// Runs `work` inside a savepoint: kept when it succeeds, rolled back when it fails.

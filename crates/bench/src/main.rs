@@ -1,0 +1,40 @@
+//! `fieldcast-bench`: measures the real server binary on loopback.
+//!
+//! - `orders`: buyer order placement over HTTP, stock reservation and the durable commit included
+//!   (`synchronous=FULL`): the most orders per second with many connections (closed loop), and the
+//!   latency at a fixed offered rate (open loop, timed from each request's scheduled start so that
+//!   a stall counts against every request it delays).
+//! - `page`: an order link page's response time and its bytes over the wire, compressed, with
+//!   everything it loads except the photo.
+//!
+//! Each prints one JSON object; `cargo xtask bench` turns them into BENCHMARKS.md.
+
+mod load;
+mod page;
+mod server;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let server_bin = PathBuf::from(value("--server-bin").unwrap_or_else(|| "target/release/fieldcast-market".into()));
+    let seconds: u64 = value("--seconds").map_or(Ok(10), |s| s.parse())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = match args.first().map(String::as_str) {
+        Some("orders") => {
+            let rate: u32 = value("--rate").map_or(Ok(1000), |s| s.parse())?;
+            let connections: usize = value("--connections").map_or(Ok(64), |s| s.parse())?;
+            serde_json::to_value(runtime.block_on(load::orders(&server_bin, Duration::from_secs(seconds), rate, connections))?)?
+        }
+        Some("page") => serde_json::to_value(runtime.block_on(page::measure(&server_bin))?)?,
+        _ => {
+            eprintln!("usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page> [--server-bin PATH]");
+            std::process::exit(2);
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(())
+}

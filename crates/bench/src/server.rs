@@ -1,0 +1,75 @@
+//! The server under test: the real binary, started in demo mode in a fresh data directory on a free
+//! loopback port, stopped (SIGTERM) when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+pub struct Server {
+    child: Child,
+    _data: tempfile::TempDir,
+    pub base: String,
+    pub demo: serde_json::Value,
+}
+
+impl Server {
+    /// Starts the server with rate limits high enough not to throttle the load generator, which
+    /// sends everything from one address.
+    pub fn start(binary: &Path) -> anyhow::Result<Server> {
+        let data = tempfile::tempdir()?;
+        let mut child = Command::new(binary)
+            .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--order-rate", "100000000", "--data-dir"])
+            .arg(data.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut base = None;
+        for line in BufReader::new(child.stdout.take().context("no stdout")?).lines() {
+            let line = line?;
+            if let Some(url) = line.strip_prefix("listening on ") {
+                base = Some(url.to_owned());
+            }
+            if line.starts_with("pair the app") {
+                break;
+            }
+        }
+        let base = base.context("the server printed no address")?;
+        let demo = serde_json::from_slice(&std::fs::read(data.path().join("demo.json"))?)?;
+        Ok(Server { child, _data: data, base, demo })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from /proc.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; 100 ticks a second.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Resident memory of a process in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -1,0 +1,66 @@
+// Helpers for the browser tests: start the real server binary on a free loopback port, launch
+// Debian's Chromium (never a downloaded one), and save artifacts where CI keeps them.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+export const artifacts = process.env.FIELDCAST_ARTIFACTS ?? join(import.meta.dirname, "../../target/artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+/** Starts `fieldcast-market serve --demo` in a fresh data dir; resolves once it listens. */
+export async function startServer() {
+  const binary = process.env.FIELDCAST_MARKET_BIN;
+  if (!binary) throw new Error("FIELDCAST_MARKET_BIN is not set; run these tests through `cargo xtask test`");
+  const dataDir = mkdtempSync(join(tmpdir(), "fieldcast-browser-"));
+  const child = spawn(binary, ["serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir", dataDir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the server did not start within 30 s")), 30_000);
+    child.once("exit", (code) => reject(new Error(`the server exited early with ${code}`)));
+    let listening;
+    lines.on("line", (line) => {
+      const match = /^listening on (http:\/\/\S+)/.exec(line);
+      if (match) listening = match[1];
+      // demo.json is complete once the summary's last line is out.
+      if (line.startsWith("pair the app")) {
+        clearTimeout(timer);
+        resolve(listening);
+      }
+    });
+  });
+  const demo = JSON.parse(readFileSync(join(dataDir, "demo.json"), "utf8"));
+  return { base, demo, dataDir, stop: () => child.kill("SIGTERM") };
+}
+
+/** Debian's Chromium, headless, with the flags this machine's closed network needs. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.FIELDCAST_CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** A phone: 390×844 CSS pixels, touch, the given language. */
+export function phoneContext(browser, locale) {
+  return browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale,
+  });
+}

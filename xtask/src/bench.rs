@@ -1,0 +1,112 @@
+//! `cargo xtask bench`: builds release binaries, runs every benchmark against them on loopback, and
+//! writes the figures to BENCHMARKS.md together with the command, the date and the machine.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::shell::{self, cargo, root};
+
+pub fn run() -> anyhow::Result<()> {
+    shell::run(cargo().args(["build", "--release", "-p", "market", "-p", "bench"]))?;
+    let orders = bench(&["orders", "--seconds", "10", "--rate", "1000", "--connections", "64"])?;
+    let page = bench(&["page"])?;
+    let report = report(&orders, &page);
+    std::fs::write(root().join("BENCHMARKS.md"), &report).context("writing BENCHMARKS.md")?;
+    println!("{report}");
+    Ok(())
+}
+
+fn bench(args: &[&str]) -> anyhow::Result<Value> {
+    let output = Command::new(root().join("target/release/fieldcast-bench"))
+        .args(args)
+        .arg("--server-bin")
+        .arg(root().join("target/release/fieldcast-market"))
+        .current_dir(root())
+        .output()
+        .context("running fieldcast-bench")?;
+    anyhow::ensure!(output.status.success(), "fieldcast-bench {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| info.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned()))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or_else(String::new, |kb| format!(", {} GiB", kb / 1024 / 1024));
+    format!("{cores} cores ({cpu}){memory}")
+}
+
+fn date() -> String {
+    Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map_or_else(|_| "unknown date".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+}
+
+fn ms(value: &Value) -> String {
+    format!("{:.2} ms", value.as_f64().unwrap_or(0.0))
+}
+
+fn report(orders: &Value, page: &Value) -> String {
+    let closed = &orders["closed_loop"];
+    let open = &orders["open_loop"];
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(out, "Made by `cargo xtask bench` on {}, {}. Release builds; the server and the load generator", date(), machine());
+    let _ = writeln!(out, "share the machine and talk over loopback. Re-run the command to refresh this file.\n");
+    let _ = writeln!(out, "## Buyer order placement (`fieldcast-bench orders --seconds 10 --rate 1000 --connections 64`)\n");
+    let _ = writeln!(out, "`POST /api/v1/orders` with a fresh Idempotency-Key each, one unit of a listing with ample stock:");
+    let _ = writeln!(out, "stock reservation, the order, its lines and the key in one transaction, fsynced (`synchronous=FULL`)");
+    let _ = writeln!(out, "before the 201. Targets: ≥ 3,000 orders/s sustained; p99 ≤ 20 ms at 1,000 orders/s offered.\n");
+    let _ = writeln!(out, "| run | orders/s | p50 | p90 | p99 | max | failures | server CPU (cores) | writes per fsync |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| closed loop, {} connections | **{:.0}** | {} | {} | {} | {} | {} | {:.2} | {:.1} |",
+        closed["connections"],
+        closed["orders_per_second"].as_f64().unwrap_or(0.0),
+        ms(&closed["latency"]["p50_ms"]),
+        ms(&closed["latency"]["p90_ms"]),
+        ms(&closed["latency"]["p99_ms"]),
+        ms(&closed["latency"]["max_ms"]),
+        closed["failures"],
+        closed["server_cpu_cores"].as_f64().unwrap_or(0.0),
+        closed["writes_per_commit"].as_f64().unwrap_or(0.0),
+    );
+    let _ = writeln!(
+        out,
+        "| open loop, {} offered/s | {:.0} | {} | {} | **{}** | {} | {} | {:.2} | {:.1} |",
+        open["offered_per_second"],
+        open["achieved_per_second"].as_f64().unwrap_or(0.0),
+        ms(&open["latency"]["p50_ms"]),
+        ms(&open["latency"]["p90_ms"]),
+        ms(&open["latency"]["p99_ms"]),
+        ms(&open["latency"]["max_ms"]),
+        open["failures"],
+        open["server_cpu_cores"].as_f64().unwrap_or(0.0),
+        open["writes_per_commit"].as_f64().unwrap_or(0.0),
+    );
+    let _ = writeln!(out, "\nOpen-loop latency runs from each request's scheduled start, so a stall counts against every order it");
+    let _ = writeln!(out, "delays. Machine load average after the runs: `{}`. Server RSS after: {:.1} MiB.\n", orders["load_average_after"].as_str().unwrap_or(""), orders["server_rss_bytes_after"].as_f64().unwrap_or(0.0) / 1048576.0);
+    let _ = writeln!(out, "## Order link page (`fieldcast-bench page`)\n");
+    let _ = writeln!(out, "The page and everything it loads except the photo, fetched with `Accept-Encoding: br, gzip`. Target: ≤ 60 KB.\n");
+    let _ = writeln!(out, "| resource | encoding | body bytes | header bytes |\n|---|---|---|---|");
+    for resource in page["resources"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "| `{}` | {} | {} | {} |", resource["path"].as_str().unwrap_or(""), resource["encoding"].as_str().unwrap_or(""), resource["body_bytes"], resource["header_bytes"]);
+    }
+    let _ = writeln!(out, "| **total** | | {} | {} |", page["total_body_bytes"], page["total_header_bytes"]);
+    let _ = writeln!(
+        out,
+        "\n**{:.1} KB** over the wire in all. Response time of the page over 300 requests: p50 {}, p99 {}.",
+        page["total_bytes"].as_f64().unwrap_or(0.0) / 1000.0,
+        ms(&page["response_time"]["p50_ms"]),
+        ms(&page["response_time"]["p99_ms"]),
+    );
+    out
+}
