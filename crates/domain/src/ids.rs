@@ -68,3 +68,8 @@ id_type!(
     /// A paired phone or laptop; each holds its own token.
     DeviceId
 );
+id_type!(
+    /// A device's identity in sync: made once by its local store, it names the device's sequence
+    /// of changes. The server binds it to the device that first pushes with it.
+    ClientId
+);

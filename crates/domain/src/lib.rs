@@ -16,5 +16,6 @@ pub mod money;
 pub mod mutation;
 pub mod order;
 pub mod quantity;
+pub mod sync;
 pub mod text;
 pub mod time;

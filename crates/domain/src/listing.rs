@@ -315,6 +315,14 @@ impl Listing {
         Ok(())
     }
 
+    /// Sets the stock without the buyer rules (offline sales, quotas): the status follows the stock.
+    pub(crate) fn set_stock_unchecked(&mut self, stock: Quantity, now: Timestamp) {
+        debug_assert!(stock >= Quantity::ZERO);
+        self.details.stock = stock;
+        self.status = self.status.with_stock(stock);
+        self.updated_at = now;
+    }
+
     /// Returns `quantity` to stock, when an order that took it is cancelled or declined.
     pub fn put_back(&mut self, quantity: Quantity, now: Timestamp) -> Result<(), Error> {
         if !quantity.is_positive() {

@@ -279,6 +279,9 @@ pub struct Order {
     pub paid: Money,
     /// A note from the buyer, or the reason given when the order was declined.
     pub note: String,
+    /// How much of an offline sale neither the device's quota nor the stock covered when it reached
+    /// the marketplace. Non-zero means the co-op must look at it; the order is kept, never lost.
+    pub shortfall: Quantity,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -312,6 +315,7 @@ impl Order {
             status: OrderStatus::Placed,
             paid: Money::zero(total.currency),
             note,
+            shortfall: Quantity::ZERO,
             created_at: now,
             updated_at: now,
         })
@@ -344,6 +348,10 @@ impl Order {
 
     pub fn is_paid(&self) -> bool {
         self.paid.minor >= self.total.minor
+    }
+
+    pub fn needs_attention(&self) -> bool {
+        self.shortfall.is_positive()
     }
 }
 
