@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use tests::{Guard, VirtualDisplay, artifacts_dir, free_port, required_env, wait_for_port};
+use tests::{Guard, MarketServer, VirtualDisplay, artifacts_dir, free_port, required_env, wait_for_port};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -21,6 +21,9 @@ struct Driver {
 
 impl Driver {
     fn start(data_dir: &Path) -> anyhow::Result<Driver> {
+        // The workspace enables two rustls providers (ring for the app's client, the default for
+        // fantoccini), so the process names one, as the app does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let app = required_env("FIELDCAST_APP_BIN")?;
         anyhow::ensure!(Path::new(&app).exists(), "the app binary {app} does not exist; run `cargo xtask test`");
         let tauri_driver = std::env::var("FIELDCAST_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
@@ -126,5 +129,74 @@ async fn a_product_added_in_the_app_is_still_there_after_a_restart() -> anyhow::
     assert_eq!(listings.len(), 1);
     assert_eq!(listings[0].details.price, domain::money::Money::new(350, domain::money::Currency::CNY));
     assert_eq!(store.outbox_len()?, 1);
+    Ok(())
+}
+
+/// Waits until the element's text satisfies `done`, returning it.
+async fn wait_for_text(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = text_of(client, css).await?;
+        if done(&text) {
+            return Ok(text);
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "{css} still says {text:?}");
+        client.wait().at_most(Duration::from_millis(200)).for_element(Locator::Css("#never-there")).await.ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_pairs_with_the_co_op_and_syncs_what_it_made_offline() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let driver = Driver::start(data.path())?;
+    let client = driver.open_app().await?;
+
+    // Offline first: nothing to sync to yet, the product waits on the device.
+    client.find(Locator::Css("[data-testid=add-produce]")).await?.click().await?;
+    fill(&client, "title", "青豆 Green beans").await?;
+    client.find(Locator::Css("[name=unit]")).await?.select_by_value("kg").await?;
+    fill(&client, "price", "6").await?;
+    fill(&client, "stock", "20").await?;
+    client.find(Locator::Css("[data-testid=save]")).await?.click().await?;
+    assert_eq!(text_of(&client, "[data-testid=listing-pending]").await?, "等待同步");
+
+    // The co-op's server comes up; the farmer types its address and the code from the co-op.
+    let market = MarketServer::start_demo()?;
+    client.find(Locator::Css("[data-testid=open-pairing]")).await?.click().await?;
+    fill(&client, "server", &market.base).await?;
+    fill(&client, "code", "0000 0000").await?;
+    client.find(Locator::Css("[data-testid=pair-submit]")).await?.click().await?;
+    assert_eq!(text_of(&client, "[data-testid=pair-error]").await?, "配对码不对、已用过或已过期。请向合作社要一个新的。");
+    fill(&client, "code", &market.farmer_pairing_code()?).await?;
+    fill(&client, "device_name", "张伟的手机").await?;
+    client.find(Locator::Css("[data-testid=pair-submit]")).await?.click().await?;
+
+    // The app syncs by itself: the demo produce comes down, the beans go up.
+    let status = wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
+    assert!(status.ends_with("已同步"), "{status}");
+    client.find(Locator::Css("[data-testid=sync-now]")).await?.click().await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let titles: Vec<String> = {
+            let mut titles = Vec::new();
+            for element in client.find_all(Locator::Css("[data-testid=listing-title]")).await? {
+                titles.push(element.text().await?);
+            }
+            titles
+        };
+        let pending = client.find_all(Locator::Css("[data-testid=listing-pending]")).await?.len();
+        if titles.len() == 4 && pending == 0 {
+            assert!(titles.iter().any(|t| t.contains("甜玉米")), "{titles:?}");
+            break;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "not synced: {titles:?}, {pending} pending");
+        client.find(Locator::Css("[data-testid=sync-now]")).await?.click().await?;
+        client.wait().at_most(Duration::from_millis(300)).for_element(Locator::Css("#never-there")).await.ok();
+    }
+    screenshot(&client, "app-synced.png").await?;
+    client.close().await?;
+
+    let on_server = market.farmer_listings()?;
+    assert!(on_server.iter().any(|title| title == "青豆 Green beans"), "the product made offline reached the marketplace: {on_server:?}");
     Ok(())
 }

@@ -1,42 +1,112 @@
-//! The Tauri shell: it opens the client library on the app's data directory and exposes each
-//! client operation as a command. Nothing else lives here: every rule is in `domain`, every write in
-//! `store`, every workflow in `client`, so the app's behaviour is tested without a window.
+//! The Tauri shell: it opens the client library on the app's data directory, starts the sync
+//! driver, and exposes each client operation as a command. Nothing else lives here: every rule is
+//! in `domain`, every write in `store`, every workflow in `client`, so the app's behaviour is tested
+//! without a window.
 //!
+//! Sync progress and refusals reach the front end as the events `sync-progress` and `sync-refused`.
 //! `FIELDCAST_DATA_DIR` overrides the data directory (the run command and the end-to-end tests use
 //! it to keep their data apart from a person's real data).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use client::{ApiError, Client, DeviceStatus};
+use client::sync::{SyncHandle, Trigger};
+use client::{AccountInfo, ApiError, Client, DeviceStatus, OrderItem, Produce};
 use domain::ids::ListingId;
 use domain::listing::{Listing, ListingInput};
-use domain::order::Order;
-use tauri::{Manager, State};
+use sync_engine::Progress;
+use tauri::{Emitter, Manager, State};
 use tracing_subscriber::EnvFilter;
 
-#[tauri::command(async)]
-fn list_produce(client: State<'_, Client>) -> Result<Vec<Listing>, ApiError> {
-    Ok(client.list_produce()?)
+/// What the commands reach: the client and its running sync driver.
+struct App {
+    client: Arc<Client>,
+    sync: SyncHandle,
 }
 
 #[tauri::command(async)]
-fn add_produce(client: State<'_, Client>, input: ListingInput) -> Result<Listing, ApiError> {
-    Ok(client.add_produce(&input)?)
+fn list_produce(app: State<'_, App>) -> Result<Vec<Produce>, ApiError> {
+    Ok(app.client.list_produce()?)
 }
 
 #[tauri::command(async)]
-fn edit_produce(client: State<'_, Client>, id: ListingId, input: ListingInput) -> Result<Listing, ApiError> {
-    Ok(client.edit_produce(id, &input)?)
+fn add_produce(app: State<'_, App>, input: ListingInput) -> Result<Listing, ApiError> {
+    Ok(app.client.add_produce(&input)?)
 }
 
 #[tauri::command(async)]
-fn list_orders(client: State<'_, Client>) -> Result<Vec<Order>, ApiError> {
-    Ok(client.list_orders()?)
+fn edit_produce(app: State<'_, App>, id: ListingId, input: ListingInput) -> Result<Listing, ApiError> {
+    Ok(app.client.edit_produce(id, &input)?)
 }
 
 #[tauri::command(async)]
-fn device_status(client: State<'_, Client>) -> Result<DeviceStatus, ApiError> {
-    Ok(client.status()?)
+fn pause_produce(app: State<'_, App>, id: ListingId) -> Result<Listing, ApiError> {
+    Ok(app.client.pause_produce(id)?)
+}
+
+#[tauri::command(async)]
+fn resume_produce(app: State<'_, App>, id: ListingId) -> Result<Listing, ApiError> {
+    Ok(app.client.resume_produce(id)?)
+}
+
+#[tauri::command(async)]
+fn list_orders(app: State<'_, App>) -> Result<Vec<OrderItem>, ApiError> {
+    Ok(app.client.list_orders()?)
+}
+
+#[tauri::command(async)]
+fn device_status(app: State<'_, App>) -> Result<DeviceStatus, ApiError> {
+    Ok(app.client.status()?)
+}
+
+#[tauri::command]
+async fn pair(app: State<'_, App>, server_url: String, code: String, device_name: String) -> Result<AccountInfo, ApiError> {
+    let account = app.client.pair(&server_url, &code, &device_name).await?;
+    app.sync.trigger(Trigger::SyncNow);
+    Ok(account)
+}
+
+#[tauri::command]
+fn sync_now(app: State<'_, App>) {
+    app.sync.trigger(Trigger::SyncNow);
+}
+
+#[tauri::command]
+fn sync_progress(app: State<'_, App>) -> Progress {
+    app.sync.progress().borrow().clone()
+}
+
+/// The webview's `online`/`offline` events: the operating system's word on the network.
+#[tauri::command]
+fn network_changed(app: State<'_, App>, online: bool) {
+    app.sync.trigger(if online { Trigger::NetworkUp } else { Trigger::NetworkDown });
+}
+
+/// Forwards the driver's progress and refusals to the front end as events.
+fn forward_events(handle: tauri::AppHandle, sync: &SyncHandle) {
+    let mut progress = sync.progress();
+    let mut refusals = sync.refusals();
+    let events = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        while progress.changed().await.is_ok() {
+            let latest = progress.borrow().clone();
+            let _ = events.emit("sync-progress", latest);
+        }
+    });
+    tauri::async_runtime::spawn(async move {
+        while let Ok(refusal) = refusals.recv().await {
+            let _ = handle.emit("sync-refused", refusal);
+        }
+    });
+}
+
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    // The seed only spreads retries of many devices apart; the clock will do if the OS has no entropy.
+    if getrandom::fill(&mut bytes).is_err() {
+        return std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    }
+    u64::from_le_bytes(bytes)
 }
 
 /// Builds and runs the app until its last window closes.
@@ -50,10 +120,26 @@ pub fn run() {
                 Some(dir) => PathBuf::from(dir),
                 None => app.path().app_data_dir()?,
             };
-            app.manage(Client::open(&data_dir)?);
+            let client = Arc::new(Client::open(&data_dir)?);
+            let driver_client = client.clone();
+            let sync = tauri::async_runtime::block_on(async move { client::sync::spawn(driver_client, sync_engine::Config::default(), seed()) })?;
+            forward_events(app.handle().clone(), &sync);
+            app.manage(App { client, sync });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![list_produce, add_produce, edit_produce, list_orders, device_status])
+        .invoke_handler(tauri::generate_handler![
+            list_produce,
+            add_produce,
+            edit_produce,
+            pause_produce,
+            resume_produce,
+            list_orders,
+            device_status,
+            pair,
+            sync_now,
+            sync_progress,
+            network_changed,
+        ])
         .run(tauri::generate_context!())
         .expect("the Tauri event loop failed to start");
 }

@@ -112,3 +112,61 @@ pub fn artifacts_dir() -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// The real marketplace server in demo mode on a free loopback port (the binary from
+/// `FIELDCAST_MARKET_BIN`), stopped with the guard.
+pub struct MarketServer {
+    _process: Guard,
+    _data: tempfile::TempDir,
+    pub base: String,
+    pub demo: serde_json::Value,
+}
+
+impl MarketServer {
+    pub fn start_demo() -> anyhow::Result<MarketServer> {
+        let binary = required_env("FIELDCAST_MARKET_BIN")?;
+        let data = tempfile::tempdir()?;
+        let port = free_port()?;
+        let process = Guard::spawn(
+            "fieldcast-market",
+            Command::new(&binary)
+                .args(["serve", "--demo", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
+                .arg(data.path())
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null()),
+        )?;
+        let demo_file = data.path().join("demo.json");
+        wait_until("the demo server", Duration::from_secs(30), || {
+            Ok(demo_file.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok())
+        })?;
+        let demo = serde_json::from_slice(&std::fs::read(&demo_file)?)?;
+        Ok(MarketServer { _process: process, _data: data, base: format!("http://127.0.0.1:{port}"), demo })
+    }
+
+    pub fn farmer_pairing_code(&self) -> anyhow::Result<String> {
+        self.demo["farmer"]["pairing_code"].as_str().map(str::to_owned).context("no pairing code in demo.json")
+    }
+
+    /// The titles of the demo farmer's listings, as the server has them (over plain HTTP).
+    pub fn farmer_listings(&self) -> anyhow::Result<Vec<String>> {
+        let token = self.demo["farmer"]["token"].as_str().context("no token in demo.json")?;
+        let body = http_get(&format!("{}/api/v1/listings", self.base), token)?;
+        let listings: Vec<serde_json::Value> = serde_json::from_str(&body)?;
+        Ok(listings.iter().filter_map(|l| l["details"]["title"].as_str().map(str::to_owned)).collect())
+    }
+}
+
+/// A minimal HTTP/1.1 GET with a bearer token, enough for checks against the local server.
+pub fn http_get(url: &str, token: &str) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").context("http only")?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").context("no HTTP body")?;
+    anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "{head}");
+    Ok(body.to_owned())
+}

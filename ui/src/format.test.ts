@@ -1,7 +1,7 @@
 // Money and quantities become text exactly, with no float in between.
 import { describe, expect, it } from "vitest";
 
-import { decimalText, formatMoney, formatQuantity, moneyInput, quantityInput, trimmedDecimalText } from "./format";
+import { decimalText, formatMoney, formatQuantity, moneyInput, quantityInput, relativeTime, trimmedDecimalText } from "./format";
 
 describe("decimal text", () => {
   it("places the decimal point by integer arithmetic", () => {
@@ -36,5 +36,15 @@ describe("formatting for people", () => {
     expect(formatQuantity(50_000, "zh-CN")).toBe("50");
     expect(moneyInput({ minor: 400, currency: "CNY" })).toBe("4.00");
     expect(quantityInput(1500)).toBe("1.5");
+  });
+});
+
+describe("relative time", () => {
+  it("says how long ago in each language", () => {
+    const now = 1_800_000_000_000;
+    expect(relativeTime(now - 2 * 60_000, now, "en")).toBe("2 minutes ago");
+    expect(relativeTime(now - 3 * 3_600_000, now, "zh-CN")).toBe("3小时前");
+    expect(relativeTime(now - 86_400_000, now, "it")).toBe("ieri");
+    expect(relativeTime(now, now, "en")).toBe("now");
   });
 });

@@ -44,3 +44,16 @@ export function moneyInput(money: Money): string {
 export function quantityInput(quantity: Quantity): string {
   return trimmedDecimalText(quantity, 3);
 }
+
+/** "2 minutes ago" in the locale's words, from two epoch-millisecond times. */
+export function relativeTime(then: number, now: number, locale: string): string {
+  const seconds = Math.round((then - now) / 1000);
+  const format = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  const steps: [Intl.RelativeTimeFormatUnit, number][] = [["second", 60], ["minute", 60], ["hour", 24], ["day", Infinity]];
+  let value = seconds;
+  for (const [unit, size] of steps) {
+    if (Math.abs(value) < size) return format.format(value, unit);
+    value = Math.round(value / size);
+  }
+  return format.format(value, "day");
+}

@@ -41,7 +41,7 @@ pub fn test() -> anyhow::Result<()> {
     shell::run(npm().args(["test"]))?;
     shell::run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     shell::run(cargo().args(["test", "--workspace", "--exclude", "tests", "--exclude", "fieldcast-app"]))?;
-    shell::run(cargo().args(["build", "-p", "market"]))?;
+    shell::run(cargo().args(["build", "-p", "market", "-p", "device"]))?;
     let artifacts = root().join("target/artifacts");
     shell::run(
         Command::new("npm")
@@ -56,6 +56,8 @@ pub fn test() -> anyhow::Result<()> {
         cargo()
             .args(["test", "-p", "tests", "--", "--test-threads", "1"])
             .env("FIELDCAST_APP_BIN", app_binary())
+            .env("FIELDCAST_MARKET_BIN", root().join("target/debug/fieldcast-market"))
+            .env("FIELDCAST_DEVICE_BIN", root().join("target/debug/fieldcast-device"))
             .env("FIELDCAST_TAURI_DRIVER", driver)
             .env("FIELDCAST_ARTIFACTS", &artifacts),
     )?;
@@ -71,7 +73,7 @@ fn which_tauri_driver() -> PathBuf {
 /// Starts the marketplace server and, where there is a display, the desktop app beside it.
 pub fn run() -> anyhow::Result<()> {
     setup::for_running()?;
-    shell::run(cargo().args(["build", "-p", "market"]))?;
+    shell::run(cargo().args(["build", "-p", "market", "-p", "device"]))?;
     let data = root().join("data");
     let addr = std::env::var("FIELDCAST_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut server = Command::new(root().join("target/debug/fieldcast-market"))

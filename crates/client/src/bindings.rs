@@ -8,12 +8,16 @@ use domain::error::Field;
 use domain::ids::{ListingId, OrderId, PickupPointId};
 use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, PhotoRef};
 use domain::money::{Currency, Money};
-use domain::order::{Buyer, Channel, Fulfilment, Order, OrderLine, OrderStatus, PaymentMethod};
+use domain::order::{Buyer, Channel, Fulfilment, Order, OrderAction, OrderLine, OrderStatus, PaymentMethod};
 use domain::quantity::{OrderRules, Quantity, Unit};
 use domain::time::Timestamp;
 use ts_rs::{Config, TS};
 
-use crate::{ApiError, DeviceStatus, FieldProblem};
+use domain::access::Role;
+use domain::sync::PickupPointInfo;
+use sync_engine::{Phase, Progress, Refusal};
+
+use crate::{AccountInfo, ApiError, DeviceStatus, FieldProblem, OrderItem, Produce, RefusalView, SaleInput, SalePreview};
 
 /// The whole generated file.
 pub fn typescript() -> String {
@@ -35,7 +39,8 @@ pub fn typescript() -> String {
     declare!(
         Timestamp, ListingId, OrderId, PickupPointId, Currency, Money, Unit, Quantity, OrderRules,
         ListingInput, ListingDetails, ListingStatus, PhotoRef, Listing, OrderStatus, PaymentMethod,
-        Channel, Fulfilment, Buyer, OrderLine, Order, Field, FieldProblem, ApiError, DeviceStatus,
+        Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
+        DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
     out.push_str("export const DOMAIN_ERROR_CODES = [\n");

@@ -20,6 +20,13 @@ pub enum ClientError {
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error(transparent)]
     Storage(#[from] store::Error),
+    #[error("this device is not paired with a marketplace")]
+    NotPaired,
+    #[error("the pairing code is unknown, used or expired")]
+    PairingRefused,
+    /// The marketplace could not be reached or answered with an error.
+    #[error("marketplace: {0}")]
+    Remote(String),
 }
 
 impl From<Vec<FieldError>> for ClientError {
@@ -34,6 +41,9 @@ impl ClientError {
             ClientError::Invalid(_) => "invalid",
             ClientError::NotFound => "not_found",
             ClientError::DataDir { .. } | ClientError::Storage(_) => "storage",
+            ClientError::NotPaired => "not_paired",
+            ClientError::PairingRefused => "pairing_code_invalid",
+            ClientError::Remote(_) => "offline",
         }
     }
 }
@@ -53,7 +63,7 @@ pub struct FieldProblem {
 /// An error as the front end receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ApiError {
-    /// `invalid`, `not_found` or `storage`.
+    /// `invalid`, `not_found`, `storage`, `not_paired`, `pairing_code_invalid` or `offline`.
     pub code: String,
     pub message: String,
     pub fields: Vec<FieldProblem>,
@@ -61,10 +71,16 @@ pub struct ApiError {
 
 impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> Self {
+        ApiError::from(&error)
+    }
+}
+
+impl From<&ClientError> for ApiError {
+    fn from(error: &ClientError) -> Self {
         if matches!(error, ClientError::DataDir { .. } | ClientError::Storage(_)) {
             tracing::error!(error = ?error, "local storage failed");
         }
-        let fields = match &error {
+        let fields = match error {
             ClientError::Invalid(errors) => errors
                 .iter()
                 .map(|e| FieldProblem {
@@ -76,7 +92,7 @@ impl From<ClientError> for ApiError {
                 .collect(),
             _ => Vec::new(),
         };
-        let message = match &error {
+        let message = match error {
             ClientError::DataDir { .. } | ClientError::Storage(_) => "the local data could not be read or written".to_owned(),
             other => other.to_string(),
         };

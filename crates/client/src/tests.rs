@@ -7,7 +7,7 @@ use domain::money::{Currency, Money};
 use domain::time::{Clock, Timestamp};
 use uuid::Uuid;
 
-use crate::{ApiError, Client, ClientError};
+use crate::{ApiError, Client, ClientError, SaleInput};
 
 struct FixedClock(i64);
 
@@ -40,7 +40,11 @@ fn produce_added_is_listed_after_reopening() {
     assert_eq!(added.status, ListingStatus::Active);
     assert_eq!(added.created_at, Timestamp(1_700_000_000_000));
     let client = open(dir.path());
-    assert_eq!(client.list_produce().unwrap(), [added]);
+    let produce = client.list_produce().unwrap();
+    assert_eq!(produce.len(), 1);
+    assert_eq!(produce[0].listing, added);
+    assert!(produce[0].pending, "not synced yet");
+    assert_eq!(produce[0].order_link, None, "no link before the marketplace has it");
     assert_eq!(client.status().unwrap().pending_changes, 1);
 }
 
@@ -54,7 +58,7 @@ fn invalid_produce_writes_nothing_and_names_each_field() {
     assert_eq!(api.code, "invalid");
     let fields: Vec<_> = api.fields.iter().map(|f| (f.field, f.code.as_str())).collect();
     assert_eq!(fields, [(Field::Title, "too_long"), (Field::Unit, "unknown_unit"), (Field::Price, "negative")]);
-    assert_eq!(client.list_produce().unwrap(), []);
+    assert!(client.list_produce().unwrap().is_empty());
     assert_eq!(client.status().unwrap().pending_changes, 0);
 }
 
@@ -66,8 +70,11 @@ fn editing_changes_the_listing_and_queues_the_edit() {
     let edited = client.edit_produce(added.id, &ListingInput { price: "4".into(), stock: "0".into(), ..corn() }).unwrap();
     assert_eq!(edited.details.price.minor, 400);
     assert_eq!(edited.status, ListingStatus::SoldOut);
-    assert_eq!(client.list_produce().unwrap(), [edited]);
-    assert_eq!(client.status().unwrap().pending_changes, 2);
+    assert_eq!(client.list_produce().unwrap()[0].listing, edited);
+    assert_eq!(client.status().unwrap().pending_changes, 3, "create, edit of the price, and a stock change of -50");
+    let unchanged = client.edit_produce(added.id, &ListingInput { price: "4".into(), stock: "0".into(), ..corn() }).unwrap();
+    assert_eq!(unchanged, edited);
+    assert_eq!(client.status().unwrap().pending_changes, 3, "saving an unchanged form queues nothing");
 }
 
 #[test]
@@ -77,8 +84,37 @@ fn editing_unknown_or_with_bad_input_changes_nothing() {
     let added = client.add_produce(&corn()).unwrap();
     assert!(matches!(client.edit_produce(ListingId(Uuid::from_u128(42)), &corn()), Err(ClientError::NotFound)));
     assert!(matches!(client.edit_produce(added.id, &ListingInput { stock: "2.5".into(), unit: "box".into(), ..corn() }), Err(ClientError::Invalid(_))));
-    assert_eq!(client.list_produce().unwrap(), [added]);
+    assert_eq!(client.list_produce().unwrap()[0].listing, added);
     assert_eq!(client.status().unwrap().pending_changes, 1);
+}
+
+#[test]
+fn an_offline_sale_is_recorded_and_warned_about_beyond_what_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = open(dir.path());
+    let corn = client.add_produce(&ListingInput { stock: "5".into(), ..corn() }).unwrap();
+    let preview = client.preview_sale(corn.id, "7").unwrap();
+    assert_eq!((preview.from_quota.milli(), preview.from_stock.milli(), preview.shortfall.milli()), (0, 5_000, 2_000));
+    let sale = SaleInput {
+        listing_id: corn.id,
+        quantity: "7".into(),
+        buyer_name: "王芳".into(),
+        buyer_phone: "13800138000".into(),
+        pickup_point_id: None,
+        address: Some("East gate".into()),
+        payment_method: domain::order::PaymentMethod::CashOnDelivery,
+        channel: domain::order::Channel::InPerson,
+        note: String::new(),
+    };
+    let sold = client.sell(&sale).unwrap();
+    assert_eq!(sold.order.shortfall.milli(), 2_000, "recorded, with the uncovered part flagged");
+    assert_eq!(sold.order.total.minor, 2_450);
+    assert_eq!(client.list_produce().unwrap()[0].listing.details.stock.milli(), 0);
+    let bad = SaleInput { quantity: "abc".into(), buyer_phone: "x".into(), ..sale };
+    assert!(matches!(client.sell(&bad), Err(ClientError::Invalid(fields)) if fields.len() == 2));
+    let csv = client.export_orders_csv().unwrap();
+    assert!(csv.starts_with("\u{feff}order_id,"));
+    assert!(csv.contains(",王芳,13800138000,,East gate,cash_on_delivery,甜玉米,7,jin,3.50,24.50,CNY,0.00,2\r\n"), "{csv}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::Field;
-use crate::ids::{ClientId, ListingId, MemberId, MutationId};
+use crate::ids::{ClientId, ListingId, MemberId, MutationId, PickupPointId};
 use crate::listing::Listing;
 use crate::mutation::Mutation;
 use crate::order::Order;
@@ -95,11 +95,22 @@ pub struct QuotaVersion {
     pub version: i64,
 }
 
+/// A co-op's pickup point, for recording phone orders on the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct PickupPointInfo {
+    pub id: PickupPointId,
+    pub name: String,
+    pub address: String,
+    pub active: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct PullResponse {
     pub listings: Vec<ListingVersion>,
     pub orders: Vec<OrderVersion>,
     pub quotas: Vec<QuotaVersion>,
+    /// All of the co-op's pickup points, on every page: a short list that rarely changes.
+    pub pickup_points: Vec<PickupPointInfo>,
     pub last_applied_seq: u64,
     /// Pass as `cursor` next time.
     pub cursor: i64,

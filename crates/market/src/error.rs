@@ -70,6 +70,11 @@ impl From<MarketError> for ApiError {
             }
             MarketError::PairingRefused => (StatusCode::BAD_REQUEST, "the pairing code is unknown, used or expired".into(), vec![]),
             MarketError::Taken(what) => (StatusCode::CONFLICT, format!("{what} is already taken"), vec![]),
+            MarketError::SeqGap { last_applied_seq } => {
+                (StatusCode::CONFLICT, format!("entries are missing: the server has applied up to seq {last_applied_seq}"), vec![])
+            }
+            MarketError::ClientMismatch => (StatusCode::FORBIDDEN, "this client id belongs to another device".into(), vec![]),
+            MarketError::InvalidBatch(why) => (StatusCode::UNPROCESSABLE_ENTITY, format!("the batch is {why}"), vec![]),
             MarketError::Internal(cause) => return ApiError::internal(cause),
         };
         ApiError { fields, ..ApiError::new(status, code, message) }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use domain::access::{Actor, Owner, Role};
 use domain::checkout::OrderRequest;
 use domain::error::{Error as DomainError, Field, FieldError};
-use domain::ids::{CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::ids::{ClientId, CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::sync::{PullResponse, PushRequest, PushResponse};
 use domain::listing::{Listing, ListingChange, ListingInput, ListingStatus};
 use domain::money::{Currency, Money};
 use domain::order::{Buyer, Channel, Fulfilment, OrderAction, PaymentMethod};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 
 use crate::storage::{
     Coop, Device, ListingFilter, ListingRecord, Member, NewDevice, OrderFilter, OrderRecord, Page, PairingCode,
-    PickupPoint, PlaceOrder, Storage, StorageError,
+    PickupPoint, PlaceOrder, Storage, StorageError, SyncPull, SyncPush,
 };
 use crate::tokens::{self, ServerKey};
 
@@ -56,6 +57,15 @@ pub enum MarketError {
     PairingRefused,
     #[error("{0} is already taken")]
     Taken(&'static str),
+    /// A push skipped entries: the server has applied up to `last_applied_seq`.
+    #[error("seq gap: the server has applied up to {last_applied_seq}")]
+    SeqGap { last_applied_seq: u64 },
+    /// The sync identity belongs to another device.
+    #[error("this client id belongs to another device")]
+    ClientMismatch,
+    /// A push batch is malformed (empty, too large, not consecutive).
+    #[error("invalid batch: {0}")]
+    InvalidBatch(&'static str),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -73,6 +83,9 @@ impl MarketError {
             MarketError::IdempotencyKeyReused => "idempotency_key_reused",
             MarketError::PairingRefused => "pairing_code_invalid",
             MarketError::Taken(_) => "taken",
+            MarketError::SeqGap { .. } => "seq_gap",
+            MarketError::ClientMismatch => "client_id_mismatch",
+            MarketError::InvalidBatch(_) => "invalid_batch",
             MarketError::Internal(_) => "internal",
         }
     }
@@ -86,6 +99,10 @@ impl From<StorageError> for MarketError {
             StorageError::IdempotencyKeyReused => MarketError::IdempotencyKeyReused,
             StorageError::PairingRefused => MarketError::PairingRefused,
             StorageError::Taken(what) => MarketError::Taken(what),
+            StorageError::Forbidden => MarketError::Forbidden,
+            StorageError::ClientMismatch => MarketError::ClientMismatch,
+            StorageError::SeqGap { last_applied_seq } => MarketError::SeqGap { last_applied_seq },
+            StorageError::BadBatch(why) => MarketError::InvalidBatch(why),
             StorageError::Backend(cause) => MarketError::Internal(cause),
         }
     }
@@ -494,6 +511,26 @@ impl Marketplace {
         let record = self.order_for(actor, id).await?;
         let amount = Money::parse(amount, record.order.total.currency).map_err(|e| invalid(Field::Price, e))?;
         Ok(self.storage.record_payment(id, amount, self.now()).await?)
+    }
+
+    // --- Sync ---------------------------------------------------------------------------------
+
+    /// Applies a device's pushed outbox entries, each once, in order.
+    pub async fn push(&self, session: &Session, request: PushRequest) -> Result<PushResponse> {
+        let push = SyncPush {
+            client_id: request.client_id,
+            device_id: session.device_id,
+            actor: session.actor,
+            entries: request.entries,
+            now: self.now(),
+        };
+        Ok(self.storage.push(push).await?)
+    }
+
+    /// The next page of changes in the device's scope after `cursor`.
+    pub async fn pull(&self, session: &Session, client_id: ClientId, cursor: i64, limit: usize) -> Result<PullResponse> {
+        let pull = SyncPull { client_id, device_id: session.device_id, actor: session.actor, cursor: cursor.max(0), limit };
+        Ok(self.storage.pull(pull).await?)
     }
 
     /// Orders the actor may see, filtered and paged. A farmer's filter is always their own.

@@ -13,7 +13,7 @@ use rusqlite::{Connection, Row, ToSql};
 use crate::{Error, Extra, code, decode, uuid};
 
 /// The core columns of `orders`, in the order [`values`] and [`read`] use.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 16] = [
     "id",
     "status",
     "channel",
@@ -27,6 +27,7 @@ pub const COLUMNS: [&str; 15] = [
     "total_minor",
     "paid_minor",
     "note",
+    "shortfall_milli",
     "created_at",
     "updated_at",
 ];
@@ -55,6 +56,7 @@ pub fn values(order: &Order) -> Vec<Value> {
         order.total.minor.into(),
         order.paid.minor.into(),
         order.note.clone().into(),
+        order.shortfall.milli().into(),
         order.created_at.millis().into(),
         order.updated_at.millis().into(),
     ]
@@ -129,8 +131,9 @@ pub fn read(row: &Row<'_>, at: usize, lines: Vec<OrderLine>) -> Result<Order, Er
         status: decode(&text(1)?, "orders.status")?,
         paid: Money::new(int(11)?, currency),
         note: text(12)?,
-        created_at: Timestamp(int(13)?),
-        updated_at: Timestamp(int(14)?),
+        shortfall: Quantity::from_milli(int(13)?),
+        created_at: Timestamp(int(14)?),
+        updated_at: Timestamp(int(15)?),
     })
 }
 

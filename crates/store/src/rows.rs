@@ -20,6 +20,17 @@ pub(crate) fn listings(conn: &Connection) -> Result<Vec<Listing>, Error> {
     Ok(found)
 }
 
+pub(crate) fn listings_with_codes(conn: &Connection) -> Result<Vec<(Listing, Option<String>)>, Error> {
+    let sql = format!("SELECT {}, code FROM listings ORDER BY updated_at DESC, id", listing::select(""));
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query([])?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        found.push((listing::read(row, 0)?, row.get(listing::COLUMNS.len())?));
+    }
+    Ok(found)
+}
+
 pub(crate) fn listing(conn: &Connection, id: ListingId) -> Result<Option<Listing>, Error> {
     let sql = format!("SELECT {} FROM listings WHERE id = ?1", listing::select(""));
     let mut statement = conn.prepare_cached(&sql)?;

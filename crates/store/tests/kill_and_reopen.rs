@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use domain::ids::{ListingId, MutationId};
+use domain::ids::ListingId;
 use domain::listing::{Listing, ListingInput};
 use domain::mutation::Mutation;
 use domain::time::Timestamp;
@@ -83,8 +83,8 @@ fn write_forever(path: &Path) -> ! {
         let listing = Listing::new(ListingId(Uuid::now_v7()), details.clone(), Timestamp(n));
         let change = store.change().unwrap();
         change.put_listing(&listing).unwrap();
-        let mutation = Mutation::ListingCreate { listing_id: listing.id, details: details.clone() };
-        change.commit(&mutation, MutationId(Uuid::now_v7()), Timestamp(n)).unwrap();
+        let mutation = Mutation::ListingCreate { listing_id: listing.id, farmer_id: None, details: details.clone() };
+        change.commit(&[mutation], Timestamp(n)).unwrap();
         println!("committed {}", listing.id);
     }
     unreachable!("the parent kills the writer")

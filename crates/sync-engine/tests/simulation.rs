@@ -92,14 +92,17 @@ struct Store {
     /// older than the stored version is ignored, as the real store ignores older entity versions.
     pulled_stock: i64,
     pulled_version: i64,
+    /// The server's last applied seq for this device at that pull: entries up to it are already in
+    /// `pulled_stock`, as in the real store.
+    pulled_applied: u64,
     /// Seqs the device removed from its outbox because the server answered for them.
     answered: HashSet<u64>,
 }
 
 impl Store {
-    /// The device's view: the server's stock plus its own changes not sent yet, optimistically.
+    /// The device's view: the server's stock plus its own changes the server has not applied yet.
     fn view(&self) -> i64 {
-        self.outbox.iter().fold(self.pulled_stock, |stock, (_, op)| match op {
+        self.outbox.iter().filter(|(seq, _)| *seq > self.pulled_applied).fold(self.pulled_stock, |stock, (_, op)| match op {
             Op::Sell(n) if stock >= *n => stock - n,
             Op::Sell(_) => stock,
             Op::Restock(n) => stock + n,
@@ -121,7 +124,7 @@ enum Payload {
     PushRequest(Vec<(u64, Op)>),
     PullRequest,
     PushResponse(Result<(Vec<(u64, Verdict)>, u64), BatchError>),
-    PullResponse { stock: i64, version: i64 },
+    PullResponse { stock: i64, version: i64, applied: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -157,7 +160,7 @@ impl World {
         let config = Config { batch_size: 1 + rng.below(20) as usize, request_timeout_ms: 3_000, backoff_base_ms: 200, backoff_cap_ms: 5_000, pull_interval_ms: 10_000 };
         let devices = (0..DEVICES)
             .map(|_| Device {
-                store: Store { outbox: VecDeque::new(), next_seq: 1, pulled_stock: 0, pulled_version: -1, answered: HashSet::new() },
+                store: Store { outbox: VecDeque::new(), next_seq: 1, pulled_stock: 0, pulled_version: -1, pulled_applied: 0, answered: HashSet::new() },
                 engine: Engine::new(config.clone(), rng.next_u64()),
                 incarnation: 0,
                 online: true,
@@ -214,7 +217,8 @@ impl World {
             }
             Payload::PullRequest => {
                 let (stock, version) = (self.server.stock, self.server.version);
-                self.send(Message { payload: Payload::PullResponse { stock, version }, ..message });
+                let applied = self.server.applied.get(&d).map_or(0, Vec::len) as u64;
+                self.send(Message { payload: Payload::PullResponse { stock, version, applied }, ..message });
             }
             Payload::PushResponse(response) => {
                 let device = &mut self.devices[d];
@@ -241,7 +245,7 @@ impl World {
                 let pending = device.store.outbox.len() as u64;
                 device.engine.handle_input(Input::Pushed { id: message.id, acked, pending, refused }, Timestamp(self.now));
             }
-            Payload::PullResponse { stock, version } => {
+            Payload::PullResponse { stock, version, applied } => {
                 let device = &mut self.devices[d];
                 if message.incarnation != device.incarnation {
                     return;
@@ -249,6 +253,7 @@ impl World {
                 if version > device.store.pulled_version {
                     device.store.pulled_stock = stock;
                     device.store.pulled_version = version;
+                    device.store.pulled_applied = applied;
                 }
                 device.engine.handle_input(Input::Pulled { id: message.id, more: false }, Timestamp(self.now));
             }

@@ -158,7 +158,17 @@ paid: Money,
 /**
  * A note from the buyer, or the reason given when the order was declined.
  */
-note: string, created_at: Timestamp, updated_at: Timestamp, };
+note: string, 
+/**
+ * How much of an offline sale neither the device's quota nor the stock covered when it reached
+ * the marketplace. Non-zero means the co-op must look at it; the order is kept, never lost.
+ */
+shortfall: Quantity, created_at: Timestamp, updated_at: Timestamp, };
+
+/**
+ * A step someone takes on an order.
+ */
+export type OrderAction = "confirm" | "pack" | "ship" | "mark_ready" | "deliver" | "cancel" | "decline";
 
 /**
  * The input field a refusal is about, so that a form can show the message next to it.
@@ -183,9 +193,19 @@ limit: number | null, };
  */
 export type ApiError = { 
 /**
- * `invalid`, `not_found` or `storage`.
+ * `invalid`, `not_found`, `storage`, `not_paired`, `pairing_code_invalid` or `offline`.
  */
 code: string, message: string, fields: Array<FieldProblem>, };
+
+/**
+ * A member's role in their co-op.
+ */
+export type Role = "admin" | "staff" | "farmer";
+
+/**
+ * The pairing, without its secret.
+ */
+export type AccountInfo = { server_url: string, member_name: string, role: Role, coop_name: string, currency: Currency, };
 
 /**
  * How this device's local data stands, for the status line of the app.
@@ -194,7 +214,109 @@ export type DeviceStatus = {
 /**
  * Local changes not yet acknowledged by the marketplace.
  */
-pending_changes: number, };
+pending_changes: number, 
+/**
+ * The end of the last complete sync.
+ */
+last_synced_at: Timestamp | null, 
+/**
+ * Who this device is paired as, if it is.
+ */
+account: AccountInfo | null, };
+
+/**
+ * A listing as the app shows it.
+ */
+export type Produce = { listing: Listing, 
+/**
+ * The buyers' order link, once the marketplace has the listing.
+ */
+order_link: string | null, 
+/**
+ * What this device may still sell offline.
+ */
+quota: Quantity, 
+/**
+ * Changes to it are waiting to be synced.
+ */
+pending: boolean, };
+
+/**
+ * An order as the app shows it.
+ */
+export type OrderItem = { order: Order, pending: boolean, };
+
+/**
+ * A sale taken by the farmer or the co-op (phone, walk-up), as typed.
+ */
+export type SaleInput = { listing_id: ListingId, 
+/**
+ * A decimal in the listing's unit.
+ */
+quantity: string, buyer_name: string, buyer_phone: string, 
+/**
+ * Collect at this pickup point, or deliver to `address`.
+ */
+pickup_point_id: PickupPointId | null, address: string | null, payment_method: PaymentMethod, 
+/**
+ * `phone` or `in_person`.
+ */
+channel: Channel, note: string, };
+
+/**
+ * How a sale of some quantity would be covered, for the warning before an uncovered one.
+ */
+export type SalePreview = { from_quota: Quantity, from_stock: Quantity, 
+/**
+ * What neither covers as far as this device knows; above zero, the app warns before selling.
+ */
+shortfall: Quantity, };
+
+/**
+ * A co-op's pickup point, for recording phone orders on the device.
+ */
+export type PickupPointInfo = { id: PickupPointId, name: string, address: string, active: boolean, };
+
+/**
+ * A change the marketplace refused, for the person.
+ */
+export type RefusalView = { seq: number, name: string, code: string, field: Field | null, message: string, at: Timestamp, };
+
+export type Phase = "idle" | "pushing" | "pulling" | "backoff" | "offline" | "unauthorized";
+
+/**
+ * Where sync stands, for the status line ("3 of 120 changes sent", "offline: 12 waiting").
+ */
+export type Progress = { phase: Phase, 
+/**
+ * Changes waiting in the outbox.
+ */
+pending: number, 
+/**
+ * Of the changes this round has had to send, how many are sent.
+ */
+sent: number, round_total: number, 
+/**
+ * The end of the last complete sync (everything pushed, everything pulled).
+ */
+last_synced_at: Timestamp | null, 
+/**
+ * Failures in a row; zero after a success.
+ */
+failures: number, 
+/**
+ * When the next attempt is due, while waiting after a failure.
+ */
+retry_at: Timestamp | null, };
+
+/**
+ * A mutation the server refused, for the person who made it.
+ */
+export type Refusal = { seq: number, 
+/**
+ * The mutation's name, e.g. `order.step`.
+ */
+name: string, code: string, field: Field | null, message: string, };
 
 /** Every code a domain rule can refuse with; each has a message in every language. */
 export const DOMAIN_ERROR_CODES = [

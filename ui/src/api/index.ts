@@ -2,8 +2,20 @@
 // `@tauri-apps/*`, so the transport can change (Tauri IPC today; HTTP for browser tests later)
 // without touching a screen. Errors always arrive as `BackendError` carrying the backend's code.
 import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-import type { ApiError, DeviceStatus, Listing, ListingId, ListingInput, Order } from "./bindings";
+import type {
+  AccountInfo,
+  ApiError,
+  DeviceStatus,
+  Listing,
+  ListingId,
+  ListingInput,
+  OrderItem,
+  Produce,
+  Progress,
+  Refusal,
+} from "./bindings";
 
 export type * from "./bindings";
 export { DOMAIN_ERROR_CODES } from "./bindings";
@@ -31,9 +43,21 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 }
 
 export const backend = {
-  listProduce: () => call<Listing[]>("list_produce"),
+  listProduce: () => call<Produce[]>("list_produce"),
   addProduce: (input: ListingInput) => call<Listing>("add_produce", { input }),
   editProduce: (id: ListingId, input: ListingInput) => call<Listing>("edit_produce", { id, input }),
-  listOrders: () => call<Order[]>("list_orders"),
+  pauseProduce: (id: ListingId) => call<Listing>("pause_produce", { id }),
+  resumeProduce: (id: ListingId) => call<Listing>("resume_produce", { id }),
+  listOrders: () => call<OrderItem[]>("list_orders"),
   deviceStatus: () => call<DeviceStatus>("device_status"),
+  pair: (serverUrl: string, code: string, deviceName: string) => call<AccountInfo>("pair", { serverUrl, code, deviceName }),
+  syncNow: () => call<void>("sync_now"),
+  syncProgress: () => call<Progress>("sync_progress"),
+  networkChanged: (online: boolean) => call<void>("network_changed", { online }),
+  /** Calls `handler` with every sync progress update; returns the function that stops listening. */
+  onSyncProgress: (handler: (progress: Progress) => void): Promise<UnlistenFn> =>
+    listen<Progress>("sync-progress", (event) => handler(event.payload)),
+  /** Calls `handler` when the marketplace refuses one of this device's changes. */
+  onSyncRefused: (handler: (refusal: Refusal) => void): Promise<UnlistenFn> =>
+    listen<Refusal>("sync-refused", (event) => handler(event.payload)),
 };

@@ -1,16 +1,19 @@
-// "My produce": the farmer's list of what is for sale, with add and edit.
+// "My produce": the farmer's list of what is for sale, with add, edit, pause, the sync state, and
+// the connection to the co-op.
 import { useEffect, useState } from "preact/hooks";
 
-import { backend, BackendError, type DeviceStatus, type Listing } from "../api";
+import { backend, BackendError, type DeviceStatus, type Produce } from "../api";
+import { Pairing } from "../components/pairing";
 import { ProduceForm } from "../components/produce-form";
+import { SyncBar } from "../components/sync-bar";
 import { formatMoney, formatQuantity } from "../format";
 import { useT } from "../i18n/context";
 
-type Editing = { mode: "new" } | { mode: "edit"; listing: Listing } | null;
+type Editing = { mode: "new" } | { mode: "edit"; item: Produce } | { mode: "pairing" } | null;
 
 export function ProduceScreen() {
   const { t } = useT();
-  const [listings, setListings] = useState<Listing[] | null>(null);
+  const [items, setItems] = useState<Produce[] | null>(null);
   const [status, setStatus] = useState<DeviceStatus | null>(null);
   const [editing, setEditing] = useState<Editing>(null);
   const [failure, setFailure] = useState<string | null>(null);
@@ -18,7 +21,7 @@ export function ProduceScreen() {
   const refresh = async () => {
     try {
       const [produce, device] = await Promise.all([backend.listProduce(), backend.deviceStatus()]);
-      setListings(produce);
+      setItems(produce);
       setStatus(device);
       setFailure(null);
     } catch (error) {
@@ -29,33 +32,41 @@ export function ProduceScreen() {
     void refresh();
   }, []);
 
-  if (editing) {
-    return (
-      <ProduceForm
-        listing={editing.mode === "edit" ? editing.listing : undefined}
-        onCancel={() => setEditing(null)}
-        onSaved={() => {
-          setEditing(null);
-          void refresh();
-        }}
-      />
-    );
+  const done = () => {
+    setEditing(null);
+    void refresh();
+  };
+  if (editing?.mode === "new" || editing?.mode === "edit") {
+    return <ProduceForm listing={editing.mode === "edit" ? editing.item.listing : undefined} onCancel={() => setEditing(null)} onSaved={done} />;
   }
+  if (editing?.mode === "pairing") {
+    return <Pairing account={status?.account ?? null} onPaired={done} onClose={() => setEditing(null)} />;
+  }
+
+  const toggle = async (item: Produce) => {
+    try {
+      await (item.listing.status === "paused" ? backend.resumeProduce(item.listing.id) : backend.pauseProduce(item.listing.id));
+      await refresh();
+    } catch (error) {
+      setFailure(error instanceof BackendError ? error.api.code : "unexpected");
+    }
+  };
 
   return (
     <section aria-labelledby="produce-heading">
       <h2 id="produce-heading" class="visually-hidden">{t("produce.title")}</h2>
       {failure && <p class="banner error" role="alert">{t(failure === "storage" ? "error.storage" : "error.unexpected")}</p>}
-      {status && (
-        <p class="sync-line" data-testid="sync-status">
-          {status.pending_changes > 0 ? t("sync.pending", { count: status.pending_changes }) : t("sync.none_pending")}
-        </p>
-      )}
-      {listings === null && !failure && <p class="muted">{t("produce.loading")}</p>}
-      {listings?.length === 0 && <p class="empty">{t("produce.empty")}</p>}
+      <div class="toolbar">
+        <SyncBar status={status} onSynced={() => void refresh()} />
+        <button type="button" class="link" data-testid="open-pairing" onClick={() => setEditing({ mode: "pairing" })}>
+          {t("produce.settings")}
+        </button>
+      </div>
+      {items === null && !failure && <p class="muted">{t("produce.loading")}</p>}
+      {items?.length === 0 && <p class="empty">{t("produce.empty")}</p>}
       <ul class="cards">
-        {listings?.map((listing) => (
-          <ListingCard listing={listing} onEdit={() => setEditing({ mode: "edit", listing })} />
+        {items?.map((item) => (
+          <ListingCard item={item} onEdit={() => setEditing({ mode: "edit", item })} onToggle={() => void toggle(item)} />
         ))}
       </ul>
       <button type="button" class="primary floating" data-testid="add-produce" onClick={() => setEditing({ mode: "new" })}>
@@ -65,9 +76,9 @@ export function ProduceScreen() {
   );
 }
 
-function ListingCard(props: { listing: Listing; onEdit: () => void }) {
+function ListingCard(props: { item: Produce; onEdit: () => void; onToggle: () => void }) {
   const { t, locale } = useT();
-  const { details, status } = props.listing;
+  const { details, status } = props.item.listing;
   const unit = t(`unit.${details.unit}`);
   return (
     <li class="card" data-testid="listing">
@@ -80,11 +91,24 @@ function ListingCard(props: { listing: Listing; onEdit: () => void }) {
           {t("produce.stock_left", { quantity: `${formatQuantity(details.stock, locale)} ${unit}` })}
           {" · "}
           <span class={`badge ${status}`}>{t(`status.${status}`)}</span>
+          {props.item.pending && (
+            <>
+              {" · "}
+              <span class="badge pending" data-testid="listing-pending">{t("produce.pending")}</span>
+            </>
+          )}
         </p>
       </div>
-      <button type="button" class="secondary" data-testid="edit-produce" onClick={props.onEdit}>
-        {t("produce.edit")}
-      </button>
+      <div class="card-actions">
+        <button type="button" class="secondary" data-testid="edit-produce" onClick={props.onEdit}>
+          {t("produce.edit")}
+        </button>
+        {status !== "draft" && (
+          <button type="button" class="secondary" data-testid="toggle-produce" onClick={props.onToggle}>
+            {t(status === "paused" ? "produce.resume" : "produce.pause")}
+          </button>
+        )}
+      </div>
     </li>
   );
 }

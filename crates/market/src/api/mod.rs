@@ -6,6 +6,7 @@ pub mod extract;
 pub mod listings;
 pub mod orders;
 pub mod pickup;
+pub mod sync;
 pub mod views;
 
 use std::time::Instant;
@@ -54,7 +55,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(pickup::routes())
         .merge(listings::routes())
-        .merge(orders::routes());
+        .merge(orders::routes())
+        .merge(sync::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(healthz)).nest("/api/v1", v1)
 }
 

@@ -12,10 +12,11 @@ pub mod sqlite;
 use std::future::Future;
 use std::pin::Pin;
 
-use domain::access::Role;
+use domain::access::{Actor, Role};
 use domain::checkout::OrderRequest;
 use domain::error::FieldError;
-use domain::ids::{CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::ids::{ClientId, CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::sync::{PullResponse, PushEntry, PushResponse};
 use domain::listing::{Listing, ListingChange, ListingStatus};
 use domain::money::{Currency, Money};
 use domain::order::{Channel, Order, OrderAction, OrderStatus};
@@ -42,6 +43,18 @@ pub enum StorageError {
     /// A unique value is taken (a farm slug, a link code).
     #[error("{0} is already taken")]
     Taken(&'static str),
+    /// The actor may not touch this entity.
+    #[error("forbidden")]
+    Forbidden,
+    /// A push or pull named a sync identity that belongs to another device.
+    #[error("client id belongs to another device")]
+    ClientMismatch,
+    /// A push's first new entry does not follow the last applied one.
+    #[error("seq gap after {last_applied_seq}")]
+    SeqGap { last_applied_seq: u64 },
+    /// A push batch is empty, too large or not consecutive.
+    #[error("bad batch: {0}")]
+    BadBatch(&'static str),
     /// The backend failed; the cause is logged, never shown to clients.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -179,6 +192,26 @@ pub struct Page<T> {
     pub next: Option<OrderCursor>,
 }
 
+/// A device's push, with who is pushing.
+#[derive(Debug, Clone)]
+pub struct SyncPush {
+    pub client_id: ClientId,
+    pub device_id: DeviceId,
+    pub actor: Actor,
+    pub entries: Vec<PushEntry>,
+    pub now: Timestamp,
+}
+
+/// A device's pull: everything in the actor's scope after `cursor`.
+#[derive(Debug, Clone)]
+pub struct SyncPull {
+    pub client_id: ClientId,
+    pub device_id: DeviceId,
+    pub actor: Actor,
+    pub cursor: i64,
+    pub limit: usize,
+}
+
 /// What a backend has written: `writes / commits` is the average group-commit size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -225,4 +258,10 @@ pub trait Storage: Send + Sync + 'static {
     fn order(&self, id: OrderId) -> BoxFuture<'_, Result<OrderRecord>>;
     fn order_by_status_token(&self, token_hash: String) -> BoxFuture<'_, Result<OrderRecord>>;
     fn orders(&self, filter: OrderFilter) -> BoxFuture<'_, Result<Page<OrderRecord>>>;
+
+    /// Applies a device's pushed entries: replays answered from stored verdicts, each new entry in
+    /// its own atomic unit with its verdict, in seq order; a gap refuses the whole batch.
+    fn push(&self, push: SyncPush) -> BoxFuture<'_, Result<PushResponse>>;
+    /// Listings, orders and quotas in the actor's scope changed after the cursor, a page at a time.
+    fn pull(&self, pull: SyncPull) -> BoxFuture<'_, Result<PullResponse>>;
 }

@@ -5,6 +5,7 @@
 
 mod queries;
 mod readers;
+mod sync;
 mod writer;
 
 use std::path::Path;
@@ -20,10 +21,14 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     BoxFuture, Coop, Device, ListingFilter, NewDevice, ListingRecord, Member, OrderFilter, OrderRecord, Page, PairingCode,
-    PickupPoint, PlaceOrder, Placed, Result, Storage, StorageError, WriteStats,
+    PickupPoint, PlaceOrder, Placed, Result, Storage, StorageError, SyncPull, SyncPush, WriteStats,
 };
+use domain::sync::{PullResponse, PushResponse};
 
-const MIGRATION_STEPS: &[M<'static>] = &[M::up(include_str!("../../../migrations/0001_market.sql"))];
+const MIGRATION_STEPS: &[M<'static>] = &[
+    M::up(include_str!("../../../migrations/0001_market.sql")),
+    M::up(include_str!("../../../migrations/0002_sync.sql")),
+];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers in the pool; SQLite reads are short, so a few per core is plenty.
@@ -159,5 +164,19 @@ impl Storage for SqliteStorage {
 
     fn orders(&self, filter: OrderFilter) -> BoxFuture<'_, Result<Page<OrderRecord>>> {
         Box::pin(self.readers.read(move |c| queries::orders(c, &filter)))
+    }
+
+    fn push(&self, push: SyncPush) -> BoxFuture<'_, Result<PushResponse>> {
+        Box::pin(self.writer.write(move |c| sync::push(c, push)))
+    }
+
+    fn pull(&self, pull: SyncPull) -> BoxFuture<'_, Result<PullResponse>> {
+        Box::pin(async move {
+            // Binding the sync identity may write, so it goes through the writer; the read itself
+            // then runs on a reader.
+            let (client_id, device_id) = (pull.client_id, pull.device_id);
+            self.writer.write(move |c| sync::bind_client(c, device_id, client_id)).await?;
+            self.readers.read(move |c| sync::pull(c, &pull)).await
+        })
     }
 }

@@ -52,7 +52,7 @@ impl From<sqlite_rows::Error> for StorageError {
 }
 
 /// The next server-wide change number.
-fn next_version(conn: &Connection) -> Result<i64> {
+pub(super) fn next_version(conn: &Connection) -> Result<i64> {
     Ok(conn.prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'version' RETURNING value")?.query_row([], |r| r.get(0))?)
 }
 
@@ -247,11 +247,11 @@ pub fn pickup_points(conn: &Connection, coop_id: CoopId) -> Result<Vec<PickupPoi
 
 // --- Listings -----------------------------------------------------------------------------
 
-fn listing_select() -> String {
+pub(super) fn listing_select() -> String {
     format!("SELECT {}, l.coop_id, l.farmer_id, l.code, l.version FROM listings l", listing::select("l."))
 }
 
-fn read_listing_record(row: &Row<'_>) -> Result<ListingRecord> {
+pub(super) fn read_listing_record(row: &Row<'_>) -> Result<ListingRecord> {
     let at = listing::COLUMNS.len();
     Ok(ListingRecord {
         listing: listing::read(row, 0)?,
@@ -262,7 +262,7 @@ fn read_listing_record(row: &Row<'_>) -> Result<ListingRecord> {
     })
 }
 
-fn save_listing(conn: &Connection, record: &mut ListingRecord) -> Result<()> {
+pub(super) fn save_listing(conn: &Connection, record: &mut ListingRecord) -> Result<()> {
     record.version = next_version(conn)?;
     let extra = [
         ("coop_id", Value::from(record.coop_id.to_string())),
@@ -347,7 +347,7 @@ fn read_order_record(row: &Row<'_>, lines: Vec<domain::order::OrderLine>) -> Res
 }
 
 /// The orders `condition` selects, in the given order, each with its lines.
-fn orders_where(conn: &Connection, condition: &str, tail: &str, values: Vec<Value>) -> Result<Vec<OrderRecord>> {
+pub(super) fn orders_where(conn: &Connection, condition: &str, tail: &str, values: Vec<Value>) -> Result<Vec<OrderRecord>> {
     let sql = format!("{} WHERE {condition} {tail}", order_select());
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
@@ -378,7 +378,7 @@ pub fn order_by_status_token(conn: &Connection, token_hash: &str) -> Result<Orde
 }
 
 /// Stores a new order with its buyer's status-link hash.
-fn insert_order(conn: &Connection, record: &mut OrderRecord, status_token_hash: &str) -> Result<()> {
+pub(super) fn insert_order(conn: &Connection, record: &mut OrderRecord, status_token_hash: &str) -> Result<()> {
     record.version = next_version(conn)?;
     let extra = [
         ("coop_id", Value::from(record.coop_id.to_string())),
@@ -391,7 +391,7 @@ fn insert_order(conn: &Connection, record: &mut OrderRecord, status_token_hash: 
 }
 
 /// Stores a change to an existing order under a new version.
-fn update_order(conn: &Connection, record: &mut OrderRecord) -> Result<()> {
+pub(super) fn update_order(conn: &Connection, record: &mut OrderRecord) -> Result<()> {
     record.version = next_version(conn)?;
     let extra = [("version", Value::from(record.version))];
     if !order::update(conn, &record.order, &extra, &[])? {
