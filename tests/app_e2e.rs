@@ -21,9 +21,7 @@ struct Driver {
 
 impl Driver {
     fn start(data_dir: &Path) -> anyhow::Result<Driver> {
-        // The workspace enables two rustls providers (ring for the app's client, the default for
-        // fantoccini), so the process names one, as the app does.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        tests::install_crypto();
         let app = required_env("FIELDCAST_APP_BIN")?;
         anyhow::ensure!(Path::new(&app).exists(), "the app binary {app} does not exist; run `cargo xtask test`");
         let tauri_driver = std::env::var("FIELDCAST_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());

@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+/// Names rustls's crypto provider for the test process. The workspace enables two (ring for the
+/// app's client, the default of fantoccini's TLS), so none is picked automatically; ring is what the
+/// app itself uses.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A child process that is killed when the guard drops, so a failing test leaves nothing behind.
 pub struct Guard {
     child: Child,
@@ -169,4 +176,97 @@ pub fn http_get(url: &str, token: &str) -> anyhow::Result<String> {
     let (head, body) = response.split_once("\r\n\r\n").context("no HTTP body")?;
     anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "{head}");
     Ok(body.to_owned())
+}
+
+/// A marketplace server process on a fixed loopback port and data directory, so that it can be
+/// killed (SIGKILL) and started again where it was.
+pub struct ServerProcess {
+    binary: String,
+    data_dir: PathBuf,
+    pub port: u16,
+    extra: Vec<String>,
+    process: Option<Guard>,
+}
+
+impl ServerProcess {
+    pub fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<ServerProcess> {
+        let mut server = ServerProcess {
+            binary: required_env("FIELDCAST_MARKET_BIN")?,
+            data_dir: data_dir.to_owned(),
+            port: free_port()?,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            process: None,
+        };
+        server.restart()?;
+        Ok(server)
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// SIGKILL: no graceful shutdown, no flush.
+    pub fn kill(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["serve", "--addr", &format!("127.0.0.1:{}", self.port), "--order-rate", "1000000", "--pairing-rate", "1000"])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.extra)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null());
+        let mut process = Guard::spawn("fieldcast-market", &mut command)?;
+        let addr = self.addr();
+        wait_until("the server to listen", Duration::from_secs(30), || {
+            process.check_alive()?;
+            Ok(TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok())
+        })?;
+        self.process = Some(process);
+        Ok(())
+    }
+
+    /// Runs `fieldcast-market admin --json …` on the same data directory.
+    pub fn admin(&self, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+        let output = Command::new(&self.binary).args(["admin", "--data-dir"]).arg(&self.data_dir).arg("--json").args(args).output()?;
+        anyhow::ensure!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// A device: a data directory driven through the `fieldcast-device` CLI.
+pub struct DeviceCli {
+    binary: String,
+    pub data_dir: PathBuf,
+}
+
+impl DeviceCli {
+    pub fn new(data_dir: &Path) -> anyhow::Result<DeviceCli> {
+        Ok(DeviceCli { binary: required_env("FIELDCAST_DEVICE_BIN")?, data_dir: data_dir.to_owned() })
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--data-dir").arg(&self.data_dir).arg("--json");
+        command
+    }
+
+    /// Runs one command and parses its JSON output; a failure carries the CLI's error.
+    pub fn run(&self, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+        let output = self.command().args(args).output()?;
+        anyhow::ensure!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr).trim());
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
 }

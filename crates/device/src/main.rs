@@ -63,12 +63,44 @@ enum Command {
     Sync {
         #[arg(long)]
         watch: bool,
+        /// Seconds to keep trying without --watch.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        #[command(flatten)]
+        tuning: Tuning,
     },
     /// Export orders.
     #[command(subcommand)]
     Export(Export),
+}
+
+/// Sync engine settings; the defaults suit a phone on a rural network.
+#[derive(clap::Args)]
+struct Tuning {
+    /// Outbox entries per push.
+    #[arg(long, default_value_t = 200)]
+    batch_size: usize,
+    /// Give up on a request after this many milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    request_timeout_ms: i64,
+    /// The longest wait between retries.
+    #[arg(long, default_value_t = 60_000)]
+    backoff_cap_ms: i64,
+    /// Pull at least this often when nothing else happens.
+    #[arg(long, default_value_t = 60_000)]
+    pull_interval_ms: i64,
+}
+
+impl Tuning {
+    fn config(&self) -> Config {
+        Config {
+            batch_size: self.batch_size.clamp(1, domain::sync::MAX_PUSH_ENTRIES),
+            request_timeout_ms: self.request_timeout_ms.max(100),
+            backoff_cap_ms: self.backoff_cap_ms.max(1),
+            pull_interval_ms: self.pull_interval_ms.max(100),
+            ..Config::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -296,7 +328,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let refusals = client.refusals(100)?;
             print(json, &refusals, |list| list.iter().map(|r| format!("#{} {}: {} ({})", r.seq, r.name, r.code, r.message)).collect::<Vec<_>>().join("\n"))
         }
-        Command::Sync { watch, timeout } => runtime.block_on(sync(client, json, watch, Duration::from_secs(timeout))),
+        Command::Sync { watch, timeout, tuning } => runtime.block_on(sync(client, json, watch, Duration::from_secs(timeout), tuning.config())),
         Command::Export(Export::Csv { out }) => {
             let csv = client.export_orders_csv()?;
             match out {
@@ -378,7 +410,7 @@ fn produce(client: &Client, json: bool, command: Produce) -> anyhow::Result<()> 
     }
 }
 
-async fn sync(client: Arc<Client>, json: bool, watch: bool, timeout: Duration) -> anyhow::Result<()> {
+async fn sync(client: Arc<Client>, json: bool, watch: bool, timeout: Duration, config: Config) -> anyhow::Result<()> {
     if client.account()?.is_none() {
         bail!(ClientError::NotPaired);
     }
@@ -388,7 +420,7 @@ async fn sync(client: Arc<Client>, json: bool, watch: bool, timeout: Duration) -
         u64::from_le_bytes(bytes)
     };
     if !watch {
-        let report = client::sync::run_once(client, Config::default(), seed, timeout).await?;
+        let report = client::sync::run_once(client, config, seed, timeout).await?;
         return print(json, &serde_json::json!({
             "pushed": report.pushed,
             "refused": report.refused.len(),
@@ -397,7 +429,7 @@ async fn sync(client: Arc<Client>, json: bool, watch: bool, timeout: Duration) -
             "last_synced_at": report.last_synced_at,
         }), |_| format!("synced: {} changes sent, {} refused, {} waiting", report.pushed, report.refused.len(), report.pending));
     }
-    let handle = client::sync::spawn(client, Config::default(), seed)?;
+    let handle = client::sync::spawn(client, config, seed)?;
     let mut progress = handle.progress();
     let mut refusals = handle.refusals();
     let terminal = std::io::stdout().is_terminal();

@@ -42,11 +42,44 @@ pub struct Config {
     pub order_rate_per_minute: u32,
     /// Pairing attempts allowed per IP per minute.
     pub pairing_rate_per_minute: u32,
+    /// Faults to inject on purpose, for tests of what devices do about them.
+    pub failpoints: Failpoints,
+}
+
+/// Faults the server can be told to make, for tests only (`serve --failpoint name=count`).
+#[derive(Debug, Clone, Default)]
+pub struct Failpoints {
+    /// Commit this many pushes and then drop their answers, as a cut connection would.
+    pub lose_push_responses: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Failpoints {
+    /// Parses `lose-push-responses=N`.
+    pub fn parse(spec: &str) -> Result<Failpoints, String> {
+        let failpoints = Failpoints::default();
+        let (name, count) = spec.split_once('=').ok_or("expected name=count")?;
+        let count: u32 = count.parse().map_err(|_| "the count is a number")?;
+        match name {
+            "lose-push-responses" => failpoints.lose_push_responses.store(count, std::sync::atomic::Ordering::SeqCst),
+            other => return Err(format!("unknown failpoint {other}")),
+        }
+        Ok(failpoints)
+    }
+
+    /// Whether to lose this push's answer (counting down).
+    pub fn lose_push_response(&self) -> bool {
+        self.lose_push_responses.fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
 }
 
 impl Config {
     pub fn new(public_url: &str) -> Config {
-        Config { public_url: public_url.trim_end_matches('/').to_owned(), order_rate_per_minute: 30, pairing_rate_per_minute: 10 }
+        Config {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            order_rate_per_minute: 30,
+            pairing_rate_per_minute: 10,
+            failpoints: Failpoints::default(),
+        }
     }
 }
 
@@ -120,6 +153,10 @@ impl AppState {
 
     pub fn public_url(&self) -> &str {
         &self.inner.config.public_url
+    }
+
+    pub fn failpoints(&self) -> &Failpoints {
+        &self.inner.config.failpoints
     }
 }
 

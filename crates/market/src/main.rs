@@ -67,6 +67,9 @@ struct Serve {
     /// Pairing attempts allowed per client IP per minute.
     #[arg(long, env = "FIELDCAST_PAIRING_RATE", default_value_t = 10)]
     pairing_rate: u32,
+    /// Inject a fault on purpose (tests only), e.g. `lose-push-responses=1`.
+    #[arg(long, hide = true, value_parser = market::Failpoints::parse)]
+    failpoint: Option<market::Failpoints>,
 }
 
 #[derive(Subcommand)]
@@ -133,7 +136,12 @@ async fn run_server(args: Serve) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{local}"));
-    let config = Config { order_rate_per_minute: args.order_rate, pairing_rate_per_minute: args.pairing_rate, ..Config::new(&public_url) };
+    let config = Config {
+        order_rate_per_minute: args.order_rate,
+        pairing_rate_per_minute: args.pairing_rate,
+        failpoints: args.failpoint.unwrap_or_default(),
+        ..Config::new(&public_url)
+    };
     let state = AppState::open(&args.data.data_dir, config)?;
     say(&format!("listening on http://{local}"));
     say(&format!("health:  {public_url}/healthz"));

@@ -40,8 +40,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
     (status = 413, body = ErrorBody),
     (status = 422, description = "`invalid_batch` or `invalid_body` (e.g. an unknown mutation name)", body = ErrorBody),
 ), security(("device_token" = [])))]
-async fn push(State(state): State<AppState>, Caller(session): Caller, ApiJson(request): ApiJson<PushRequest>) -> Result<Json<PushResponse>, ApiError> {
-    Ok(Json(state.market().push(&session, request).await?))
+async fn push(State(state): State<AppState>, Caller(session): Caller, ApiJson(request): ApiJson<PushRequest>) -> Result<axum::response::Response, ApiError> {
+    let response = state.market().push(&session, request).await?;
+    if state.failpoints().lose_push_response() {
+        tracing::warn!("failpoint: dropping the answer to a committed push");
+        return Ok(lost_answer());
+    }
+    Ok(axum::response::IntoResponse::into_response(Json(response)))
+}
+
+/// A response whose body fails at once: the connection closes without an answer, after the
+/// push has committed.
+fn lost_answer() -> axum::response::Response {
+    let failing = futures_util::stream::once(async { Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other("failpoint")) });
+    axum::response::Response::new(axum::body::Body::from_stream(failing))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
