@@ -287,7 +287,10 @@ async fn devices_and_buyers_through_a_broken_network_lose_and_duplicate_nothing(
         let faults = match rng.below(10) {
             0 => Faults { black_hole: true, ..Faults::default() },
             1 => Faults { refuse: true, ..Faults::default() },
-            2..=7 => Faults { cut_percent: 20 + rng.below(30), one_way_delay: Duration::from_millis(rng.below(40)), ..Faults::default() },
+            2..=7 => {
+                let cut = 20 + rng.below(30);
+                Faults { cut_percent: cut, cut_chunk_percent: cut, one_way_delay: Duration::from_millis(rng.below(40)), ..Faults::default() }
+            }
             _ => Faults::default(),
         };
         proxy.set(faults);

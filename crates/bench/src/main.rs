@@ -6,6 +6,7 @@
 //!   a stall counts against every request it delays).
 //! - `page`: an order link page's response time and its bytes over the wire, compressed, with
 //!   everything it loads except the photo.
+//! - `sync`: a day of offline changes pushed, orders pulled, and a rural link (see `sync.rs`).
 //!
 //! Each prints one JSON object; `cargo xtask bench` turns them into BENCHMARKS.md.
 
@@ -13,6 +14,7 @@ mod load;
 mod page;
 mod server;
 mod stats;
+mod sync;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,7 @@ fn main() -> anyhow::Result<()> {
     let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let server_bin = PathBuf::from(value("--server-bin").unwrap_or_else(|| "target/release/fieldcast-market".into()));
     let seconds: u64 = value("--seconds").map_or(Ok(10), |s| s.parse())?;
+    client::remote::install_crypto();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = match args.first().map(String::as_str) {
         Some("orders") => {
@@ -30,8 +33,13 @@ fn main() -> anyhow::Result<()> {
             serde_json::to_value(runtime.block_on(load::orders(&server_bin, Duration::from_secs(seconds), rate, connections))?)?
         }
         Some("page") => serde_json::to_value(runtime.block_on(page::measure(&server_bin))?)?,
+        Some("sync") => {
+            let changes: usize = value("--changes").map_or(Ok(10_000), |s| s.parse())?;
+            let rural: usize = value("--rural-changes").map_or(Ok(1_000), |s| s.parse())?;
+            serde_json::to_value(runtime.block_on(sync::measure(&server_bin, changes, rural))?)?
+        }
         _ => {
-            eprintln!("usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page> [--server-bin PATH]");
+            eprintln!("usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N]> [--server-bin PATH]");
             std::process::exit(2);
         }
     };

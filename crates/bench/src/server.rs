@@ -9,7 +9,8 @@ use anyhow::Context;
 
 pub struct Server {
     child: Child,
-    _data: tempfile::TempDir,
+    binary: std::path::PathBuf,
+    data: tempfile::TempDir,
     pub base: String,
     pub demo: serde_json::Value,
 }
@@ -38,11 +39,19 @@ impl Server {
         }
         let base = base.context("the server printed no address")?;
         let demo = serde_json::from_slice(&std::fs::read(data.path().join("demo.json"))?)?;
-        Ok(Server { child, _data: data, base, demo })
+        Ok(Server { child, binary: binary.to_owned(), data, base, demo })
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `fieldcast-market admin --json …` on the server's data directory; returns the pairing code.
+    pub fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = Command::new(&self.binary).args(["admin", "--data-dir"]).arg(self.data.path()).arg("--json").args(args).output()?;
+        anyhow::ensure!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        value["pairing_code"].as_str().map(str::to_owned).context("no pairing code")
     }
 }
 

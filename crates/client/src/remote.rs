@@ -149,6 +149,6 @@ async fn answer<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> 
 }
 
 /// rustls needs one process-wide crypto provider; `ring` builds for every platform the app targets.
-fn install_crypto() {
+pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -69,6 +69,13 @@ struct Driver {
     engine: Engine,
     config: Config,
     report: SyncReport,
+    /// Where progress and refusals go as they happen (a running driver), if anywhere.
+    events: Option<Events>,
+}
+
+struct Events {
+    progress: watch::Sender<Progress>,
+    refusals: broadcast::Sender<Refusal>,
 }
 
 impl Driver {
@@ -76,13 +83,12 @@ impl Driver {
         let state = client.sync_state()?;
         let mut engine = Engine::new(config.clone(), seed).with_last_synced_at(state.last_synced_at);
         engine.handle_input(Input::Pending { pending: client.status()?.pending_changes }, client.now());
-        Ok(Driver { client, engine, config, report: SyncReport::default() })
+        Ok(Driver { client, engine, config, report: SyncReport::default(), events: None })
     }
 
-    /// Does everything the engine wants done now; returns the progress and refusals to publish.
-    async fn work(&mut self) -> (Vec<Progress>, Vec<Refusal>) {
-        let mut progress = Vec::new();
-        let mut refusals = Vec::new();
+    /// Does everything the engine wants done now, publishing progress and refusals as they come,
+    /// so a person sees "3 of 120 changes sent" while a long push is under way.
+    async fn work(&mut self) {
         while let Some(output) = self.engine.poll_output(self.client.now()) {
             match output {
                 Output::Push { id, max_entries } => {
@@ -93,14 +99,19 @@ impl Driver {
                     let input = self.pull(id).await;
                     self.engine.handle_input(input, self.client.now());
                 }
-                Output::Progress(p) => progress.push(p),
-                Output::Refused(r) => {
-                    self.report.refused.push(r.clone());
-                    refusals.push(r);
+                Output::Progress(progress) => {
+                    if let Some(events) = &self.events {
+                        events.progress.send_replace(progress);
+                    }
+                }
+                Output::Refused(refusal) => {
+                    self.report.refused.push(refusal.clone());
+                    if let Some(events) = &self.events {
+                        let _ = events.refusals.send(refusal);
+                    }
                 }
             }
         }
-        (progress, refusals)
     }
 
     fn remote(&self) -> Result<Option<(Remote, String)>, ClientError> {
@@ -228,18 +239,12 @@ pub fn spawn(client: Arc<Client>, config: Config, seed: u64) -> Result<SyncHandl
     let (triggers, mut inbox) = mpsc::unbounded_channel();
     let (progress_tx, progress) = watch::channel(driver.engine.progress());
     let (refusals, _) = broadcast::channel(64);
-    let refusals_tx = refusals.clone();
+    driver.events = Some(Events { progress: progress_tx, refusals: refusals.clone() });
     let changed = client.changes();
     let task = tokio::spawn(async move {
         loop {
-            let (updates, refused) = driver.work().await;
+            driver.work().await;
             driver.remember();
-            if let Some(latest) = updates.into_iter().last() {
-                let _ = progress_tx.send(latest);
-            }
-            for refusal in refused {
-                let _ = refusals_tx.send(refusal);
-            }
             let wait = driver.sleep_until(driver.engine.poll_timeout());
             let now = driver.client.now();
             tokio::select! {

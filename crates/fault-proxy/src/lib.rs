@@ -19,10 +19,11 @@ use tokio::sync::watch;
 /// What the proxy does to traffic now.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Faults {
-    /// The chance, in percent, that a connection is cut somewhere along its next 64 KiB: decided
-    /// when it opens, and again for every chunk of a connection kept alive, so long-lived
-    /// connections break too.
+    /// The chance, in percent, that a new connection is cut somewhere in its first 64 KiB.
     pub cut_percent: u64,
+    /// The chance, in percent, that a live connection is cut at each chunk it carries (about a
+    /// request or an answer), so that connections kept alive break too.
+    pub cut_chunk_percent: u64,
     /// Added to every chunk in each direction: half the round-trip time.
     pub one_way_delay: Duration,
     /// Bits per second in each direction; `None` for no limit.
@@ -160,7 +161,7 @@ async fn pump(
             tokio::time::sleep(wait).await;
         }
         // A live connection may be cut too: each chunk stands for about a request or an answer.
-        let cut_now = current.cut_percent > 0 && rng.lock().unwrap_or_else(|p| p.into_inner()).chance(current.cut_percent);
+        let cut_now = current.cut_chunk_percent > 0 && rng.lock().unwrap_or_else(|p| p.into_inner()).chance(current.cut_chunk_percent);
         if cut_now {
             budget.store(rng.lock().unwrap_or_else(|p| p.into_inner()).below(read as u64 + 1), Ordering::SeqCst);
         }

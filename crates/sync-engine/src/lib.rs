@@ -293,8 +293,10 @@ impl Engine {
         } else {
             return None;
         };
+        // The report of the new phase goes out before the work itself, so that whoever shows it
+        // says "sending" while the push is on its way, not after.
         self.note_progress(now);
-        self.outputs.push_front(output);
+        self.outputs.push_back(output);
         self.outputs.pop_front()
     }
 
@@ -325,6 +327,8 @@ impl Engine {
             None if !self.network_up => Phase::Offline,
             None if self.retry_at.is_some() => Phase::Backoff,
             None if self.pending > 0 => Phase::Pushing,
+            // A pull that is due counts as under way: "idle" promises the device has everything.
+            None if self.pull_due() => Phase::Pulling,
             None => Phase::Idle,
         };
         Progress {

@@ -61,6 +61,7 @@ fn pending_changes_are_pushed_in_batches_then_pulled() {
     engine.handle_input(Input::Pushed { id, acked: 50, pending: 20, refused: vec![] }, at(20));
     let id = push_id(next_work(&mut engine, at(20)));
     engine.handle_input(Input::Pushed { id, acked: 20, pending: 0, refused: vec![] }, at(30));
+    assert_eq!(engine.progress().phase, Phase::Pulling, "everything sent, but not idle before the pull");
     let id = pull_id(next_work(&mut engine, at(30)));
     engine.handle_input(Input::Pulled { id, more: true }, at(40));
     let id = pull_id(next_work(&mut engine, at(40)));
