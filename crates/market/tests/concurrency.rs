@@ -35,7 +35,7 @@ async fn fifty_buyers_for_the_last_ten_units() {
     let corn = h.listing(&h.zhang, "Corn", "jin", "3.50", "10").await;
     let code = corn["code"].as_str().unwrap().to_owned();
     let base = serve(&h).await;
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let buyers: Vec<_> = (0..50)
         .map(|buyer| {
             let request = http
@@ -76,7 +76,7 @@ async fn one_key_sent_twenty_times_at_once_is_one_order() {
     let corn = h.listing(&h.zhang, "Corn", "jin", "3.50", "100").await;
     let code = corn["code"].as_str().unwrap().to_owned();
     let base = serve(&h).await;
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let body = order_body(&h, &code, 1);
     let taps: Vec<_> = (0..20)
         .map(|_| {

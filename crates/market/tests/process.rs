@@ -1,6 +1,8 @@
 //! The real binary: `serve` prints its address, serves, and exits cleanly on SIGTERM; `serve --demo`
 //! seeds once and keeps its data across restarts; `admin` creates a co-op whose code pairs a device.
 
+mod common;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -53,7 +55,7 @@ async fn serves_until_sigterm_then_exits_cleanly() {
     let data_dir = dir.path().join("nested/data");
     let (child, base) = serve(&data_dir, &[]).await;
     assert!(data_dir.join("market.db").is_file(), "the data dir and database are created");
-    let health: serde_json::Value = reqwest::get(format!("{base}/healthz")).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = common::http_client().get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     stop(child).await;
 }
@@ -69,7 +71,7 @@ async fn the_demo_is_seeded_once_and_kept() {
         assert!(titles.iter().any(|t| t.contains(product)), "{product} in {titles:?}");
     }
     let token = demo["farmer"]["token"].as_str().unwrap();
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let me: serde_json::Value = http.get(format!("{base}/api/v1/me")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["member"]["role"], "farmer");
     let page = http.get(demo["listings"][0]["order_link"].as_str().unwrap()).send().await.unwrap();
@@ -103,7 +105,7 @@ async fn an_admin_creates_a_co_op_whose_code_pairs_a_device() {
     assert!(!refused.status.success(), "an unknown currency is refused");
 
     let (child, base) = serve(dir.path(), &[]).await;
-    let http = reqwest::Client::new();
+    let http = common::http_client();
     let paired: serde_json::Value = http
         .post(format!("{base}/api/v1/pair"))
         .json(&serde_json::json!({ "code": code, "device_name": "office laptop" }))
@@ -137,7 +139,7 @@ async fn a_closed_stdout_does_not_stop_the_server() {
     let base = first.trim().strip_prefix("listening on ").unwrap().to_owned();
     // The listener exists from the first line on; the request waits in its backlog until the
     // server has written the demo and starts serving.
-    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let health = common::http_client().get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(dir.path().join("demo.json").is_file());
     assert!(child.try_wait().unwrap().is_none(), "the server is still running");

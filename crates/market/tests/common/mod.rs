@@ -19,6 +19,13 @@ use market::{AppState, Config};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// An HTTP client for tests that go over a real socket. The workspace builds rustls without a
+/// process-wide default provider (the client crate picks ring itself), so install it first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub const PUBLIC_URL: &str = "http://market.test";
 
 /// A clock the test moves by hand.
