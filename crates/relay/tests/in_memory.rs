@@ -1,0 +1,445 @@
+//! Whole sessions through the relay's sans-IO core, in memory and on a simulated clock: client
+//! peer connections (the webrtc-rs stack as offerer) exchange datagrams with [`Sfu`] through a
+//! little network that delivers everything, so each test is deterministic and takes milliseconds.
+//!
+//! What a browser and a second WebRTC implementation do against the real server is tested in
+//! `tests/` at the root; these tests pin the core's own rules.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use relay::peer::KeyframeRequests;
+use relay::sfu::{Limits, Sfu};
+use relay::{EndReason, RelayError, RelayEvent, Role};
+use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MediaEngine};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+const RELAY: &str = "10.0.0.1:3478";
+
+/// A client peer connection at a fake address.
+struct Client {
+    addr: SocketAddr,
+    pc: RTCPeerConnection,
+    connected: bool,
+    received: Vec<rtp::Packet>,
+    keyframe_requests: usize,
+    sender: Option<RTCRtpSenderId>,
+}
+
+impl Client {
+    fn new(now: Instant, port: u16) -> Client {
+        let mut media = MediaEngine::default();
+        media.register_default_codecs().unwrap();
+        let registry = Registry::new().with(Slot::from(14_000), KeyframeRequests::default());
+        let registry = register_default_interceptors(registry, &mut media).unwrap();
+        let pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(SettingEngineBuilder::new().build())
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .build(now)
+            .unwrap();
+        Client { addr: format!("10.0.0.2:{port}").parse().unwrap(), pc, connected: false, received: Vec::new(), keyframe_requests: 0, sender: None }
+    }
+
+    /// A publisher sending H.264 video only.
+    fn publisher(now: Instant, port: u16) -> (Client, String) {
+        let mut client = Client::new(now, port);
+        let track = MediaStreamTrack::new(
+            "camera".into(),
+            "video".into(),
+            "video".into(),
+            RtpCodecKind::Video,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(1111), ..Default::default() },
+                codec: h264(),
+                ..Default::default()
+            }],
+        );
+        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, ..Default::default() };
+        client.pc.add_transceiver_from_track(track, Some(init)).unwrap();
+        client.sender = client.pc.get_senders().next();
+        let offer = client.offer(now);
+        (client, offer)
+    }
+
+    /// A viewer receiving audio and video.
+    fn viewer(now: Instant, port: u16) -> (Client, String) {
+        let mut client = Client::new(now, port);
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+            client.pc.add_transceiver_from_kind(kind, Some(init)).unwrap();
+        }
+        let offer = client.offer(now);
+        (client, offer)
+    }
+
+    fn offer(&mut self, now: Instant) -> String {
+        let offer = self.pc.create_offer(None).unwrap();
+        self.pc.set_local_description(now, offer).unwrap();
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.addr.ip().to_string(),
+                port: self.addr.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .unwrap();
+        self.pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json().unwrap()).unwrap();
+        self.pc.local_description().unwrap().sdp
+    }
+
+    fn accept(&mut self, now: Instant, answer: &str) {
+        self.pc.set_remote_description(now, RTCSessionDescription::answer(answer.to_owned()).unwrap()).unwrap();
+    }
+
+    /// Sends one fake H.264 packet with this sequence number.
+    fn send_video(&mut self, now: Instant, seq: u16) {
+        let sender_id = self.sender.unwrap();
+        let mut sender = self.pc.rtp_sender(sender_id).unwrap();
+        let payload_type = sender.get_parameters().rtp_parameters.codecs[0].payload_type;
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                payload_type,
+                sequence_number: seq,
+                timestamp: u32::from(seq) * 3000,
+                ssrc: 1111,
+                marker: true,
+                ..Default::default()
+            },
+            // A tiny IDR-like NAL unit; the relay never looks inside.
+            payload: Bytes::from(vec![0x65, seq as u8, 0xAA, 0xBB]),
+        };
+        sender.write_rtp(now, packet).unwrap();
+    }
+
+    fn ask_for_keyframe(&mut self, now: Instant) {
+        let receivers: Vec<_> = self.pc.get_receivers().collect();
+        for id in receivers {
+            let mut receiver = self.pc.rtp_receiver(id).unwrap();
+            if receiver.track().kind() != RtpCodecKind::Video {
+                continue;
+            }
+            let media_ssrc = receiver.track().ssrcs().next().unwrap_or(0);
+            receiver.write_rtcp(now, vec![Box::new(PictureLossIndication { sender_ssrc: 1, media_ssrc })]).unwrap();
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(event) = self.pc.poll_event() {
+            if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
+                self.connected = state == RTCPeerConnectionState::Connected;
+            }
+        }
+        while let Some(TaggedRTCMessage { message, .. }) = self.pc.poll_read() {
+            match message {
+                RTCMessage::RtpPacket(_, packet) => self.received.push(packet),
+                RTCMessage::RtcpPacket(_, _) => self.keyframe_requests += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn h264() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".to_owned(),
+        rtcp_feedback: Vec::new(),
+    }
+}
+
+/// The relay and its clients on one simulated network and clock.
+struct World {
+    now: Instant,
+    sfu: Sfu,
+    clients: HashMap<String, Client>,
+    events: Vec<RelayEvent>,
+    /// Clients whose datagrams are dropped (a phone that lost its network).
+    silent: Vec<String>,
+}
+
+impl World {
+    fn new() -> World {
+        World::with_limits(Limits::default())
+    }
+
+    fn with_limits(limits: Limits) -> World {
+        let now = Instant::now();
+        World { now, sfu: Sfu::new(RELAY.parse().unwrap(), limits), clients: HashMap::new(), events: Vec::new(), silent: Vec::new() }
+    }
+
+    fn publish(&mut self, name: &str, stream: &str, port: u16) -> relay::Answer {
+        let (mut client, offer) = Client::publisher(self.now, port);
+        let answer = self.sfu.publish(self.now, stream, &offer).unwrap();
+        client.accept(self.now, &answer.sdp);
+        self.clients.insert(name.into(), client);
+        answer
+    }
+
+    fn play(&mut self, name: &str, stream: &str, port: u16) -> Result<relay::Answer, RelayError> {
+        let (mut client, offer) = Client::viewer(self.now, port);
+        let answer = self.sfu.play(self.now, stream, &offer)?;
+        client.accept(self.now, &answer.sdp);
+        self.clients.insert(name.into(), client);
+        Ok(answer)
+    }
+
+    fn client(&mut self, name: &str) -> &mut Client {
+        self.clients.get_mut(name).unwrap()
+    }
+
+    /// Moves every queued datagram and runs due timers, `ms` milliseconds of simulated time.
+    fn run(&mut self, ms: u64) {
+        let end = self.now + Duration::from_millis(ms);
+        while self.now < end {
+            for _ in 0..8 {
+                let mut moved = false;
+                for (name, client) in &mut self.clients {
+                    while let Some(out) = client.pc.poll_write() {
+                        moved = true;
+                        if !self.silent.contains(name) {
+                            self.sfu.handle_datagram(self.now, client.addr, &out.message);
+                        }
+                    }
+                }
+                while let Some(transmit) = self.sfu.poll_transmit() {
+                    moved = true;
+                    if let Some((name, client)) = self.clients.iter_mut().find(|(_, c)| c.addr == transmit.to) {
+                        if self.silent.contains(name) {
+                            continue;
+                        }
+                        let message = TaggedBytesMut {
+                            now: self.now,
+                            transport: TransportContext {
+                                local_addr: client.addr,
+                                peer_addr: RELAY.parse().unwrap(),
+                                ecn: None,
+                                transport_protocol: TransportProtocol::UDP,
+                            },
+                            message: BytesMut::from(&transmit.data[..]),
+                        };
+                        let _ = client.pc.handle_read(message);
+                    }
+                }
+                while let Some(event) = self.sfu.poll_event() {
+                    self.events.push(event);
+                }
+                for client in self.clients.values_mut() {
+                    client.drain();
+                }
+                if !moved {
+                    break;
+                }
+            }
+            self.now += Duration::from_millis(5);
+            for client in self.clients.values_mut() {
+                if client.pc.poll_timeout().is_some_and(|t| t <= self.now) {
+                    let _ = client.pc.handle_timeout(self.now);
+                }
+            }
+            if self.sfu.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.sfu.handle_timeout(self.now);
+            }
+        }
+    }
+
+    fn viewers_event(&self, stream: &str) -> Option<usize> {
+        self.events.iter().rev().find_map(|e| match e {
+            RelayEvent::Viewers { stream: s, count } if s == stream => Some(*count),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn a_publisher_reaches_every_viewer_with_the_payload_intact() {
+    let mut world = World::new();
+    world.publish("zhang", "corn", 5000);
+    world.run(2_000);
+    assert!(world.client("zhang").connected, "the publisher connects");
+    assert!(world.events.contains(&RelayEvent::PublisherConnected { stream: "corn".into() }));
+
+    world.play("buyer-1", "corn", 5001).unwrap();
+    world.play("buyer-2", "corn", 5002).unwrap();
+    world.run(2_000);
+    assert!(world.client("buyer-1").connected && world.client("buyer-2").connected);
+    assert_eq!(world.viewers_event("corn"), Some(2));
+    assert_eq!(world.sfu.viewers("corn"), 2);
+
+    for seq in 100..150 {
+        let now = world.now;
+        world.client("zhang").send_video(now, seq);
+        world.run(10);
+    }
+    world.run(200);
+    for buyer in ["buyer-1", "buyer-2"] {
+        let received = &world.client(buyer).received;
+        let sequences: Vec<u16> = received.iter().map(|p| p.header.sequence_number).collect();
+        assert_eq!(sequences, (100..150).collect::<Vec<_>>(), "{buyer} gets every packet, in order");
+        assert!(received.iter().all(|p| p.payload[0] == 0x65 && p.payload[1] == p.header.sequence_number as u8), "payloads are untouched");
+    }
+    assert_eq!(world.sfu.stats().forwarded, 100);
+}
+
+#[test]
+fn a_viewer_joining_or_asking_gets_a_keyframe_request_to_the_publisher_rate_limited() {
+    let mut world = World::new();
+    world.publish("zhang", "corn", 5000);
+    world.run(1_000);
+    // The relay learns the video's SSRC from the first packets.
+    for seq in 0..3 {
+        let now = world.now;
+        world.client("zhang").send_video(now, seq);
+        world.run(10);
+    }
+    assert_eq!(world.client("zhang").keyframe_requests, 0);
+    world.play("buyer", "corn", 5001).unwrap();
+    world.run(1_000);
+    let after_join = world.client("zhang").keyframe_requests;
+    assert!(after_join >= 1, "a joining viewer makes the relay ask for a keyframe");
+
+    // Ten requests in 50 ms are one or two keyframe requests upstream, not ten.
+    for _ in 0..10 {
+        let now = world.now;
+        world.client("buyer").ask_for_keyframe(now);
+        world.run(5);
+    }
+    world.run(1_000);
+    let forwarded = world.client("zhang").keyframe_requests - after_join;
+    assert!((1..=2).contains(&forwarded), "{forwarded} requests reached the publisher");
+}
+
+#[test]
+fn nobody_can_watch_a_stream_that_is_not_live_and_bad_offers_are_refused() {
+    let mut world = World::new();
+    assert_eq!(world.play("early", "corn", 5001).unwrap_err(), RelayError::NotLive);
+    world.publish("zhang", "corn", 5000);
+    // Published but not yet connected: still not live.
+    assert_eq!(world.play("early", "corn", 5001).unwrap_err(), RelayError::NotLive);
+    world.run(1_000);
+
+    for bad in ["", "hello", "v=0\r\n", &"a=x\r\n".repeat(1000)] {
+        assert!(matches!(world.sfu.play(world.now, "corn", bad), Err(RelayError::BadSdp(_))), "{bad:.20}");
+        assert!(matches!(world.sfu.publish(world.now, "other", bad), Err(RelayError::BadSdp(_))), "{bad:.20}");
+    }
+    let stats = world.sfu.stats();
+    assert_eq!(stats.sessions, 1, "refused offers leave nothing behind");
+}
+
+#[test]
+fn trickle_checks_the_entity_tag_and_refuses_ice_restarts() {
+    let mut world = World::new();
+    let answer = world.publish("zhang", "corn", 5000);
+    let now = world.now;
+    let candidate = "a=candidate:1 1 udp 2122260223 10.0.0.2 5000 typ host\r\n";
+    assert_eq!(world.sfu.trickle(now, answer.session, None, candidate), Err(RelayError::PreconditionRequired));
+    assert_eq!(world.sfu.trickle(now, answer.session, Some("\"nope\""), candidate), Err(RelayError::EtagMismatch));
+    assert_eq!(world.sfu.trickle(now, answer.session, Some("*"), candidate), Err(RelayError::IceRestartUnsupported));
+    let restart = "a=ice-ufrag:newufrag\r\na=ice-pwd:newpasswordnewpasswordnew\r\n";
+    assert_eq!(world.sfu.trickle(now, answer.session, Some(&format!("\"{}\"", answer.etag)), restart), Err(RelayError::IceRestartUnsupported));
+    assert!(matches!(world.sfu.trickle(now, answer.session, Some(&format!("\"{}\"", answer.etag)), "garbage"), Err(RelayError::BadFragment(_))));
+    assert_eq!(world.sfu.trickle(now, answer.session, Some(&format!("\"{}\"", answer.etag)), candidate), Ok(()));
+    assert_eq!(world.sfu.trickle(now, relay::SessionId::random(), Some("*"), candidate), Err(RelayError::UnknownSession));
+}
+
+#[test]
+fn sessions_end_cleanly_and_leave_nothing_behind() {
+    let mut world = World::new();
+    let publisher = world.publish("zhang", "corn", 5000);
+    world.run(1_000);
+    let viewers: Vec<_> = (0..20).map(|i| world.play(&format!("buyer-{i}"), "corn", 6000 + i).unwrap()).collect();
+    world.run(2_000);
+    assert_eq!(world.sfu.viewers("corn"), 20);
+
+    // Viewers leave by DELETE; the count follows.
+    for answer in &viewers[..10] {
+        let info = world.sfu.end_session(world.now, answer.session).unwrap();
+        assert_eq!(info.role, Role::Viewer);
+    }
+    world.run(100);
+    assert_eq!(world.viewers_event("corn"), Some(10));
+    assert_eq!(world.sfu.end_session(world.now, viewers[0].session), Err(RelayError::UnknownSession));
+
+    // The publisher leaving takes the remaining viewers with it.
+    world.sfu.end_session(world.now, publisher.session).unwrap();
+    world.run(100);
+    assert!(world.events.contains(&RelayEvent::PublisherGone { stream: "corn".into(), reason: EndReason::Ended }));
+    let stats = world.sfu.stats();
+    assert_eq!((stats.sessions, stats.streams, stats.routes), (0, 0, 0), "{stats:?}");
+    world.run(5_000);
+    assert!(world.sfu.stats().timers <= 1, "no timers left but stale ones: {:?}", world.sfu.stats());
+}
+
+#[test]
+fn a_viewer_that_goes_quiet_is_dropped_and_the_others_keep_playing() {
+    let mut world = World::with_limits(Limits { idle_timeout: Duration::from_secs(3), ..Limits::default() });
+    world.publish("zhang", "corn", 5000);
+    world.run(1_000);
+    world.play("steady", "corn", 5001).unwrap();
+    world.play("gone", "corn", 5002).unwrap();
+    world.run(1_000);
+    assert_eq!(world.sfu.viewers("corn"), 2);
+
+    world.silent.push("gone".into());
+    for seq in 0..800u16 {
+        let now = world.now;
+        world.client("zhang").send_video(now, seq);
+        world.run(10);
+    }
+    assert_eq!(world.sfu.viewers("corn"), 1, "the quiet viewer was dropped");
+    assert_eq!(world.viewers_event("corn"), Some(1));
+    assert_eq!(world.client("steady").received.len(), 800, "the other viewer missed nothing");
+}
+
+#[test]
+fn a_new_publisher_replaces_the_old_one_and_its_viewers_are_ended() {
+    let mut world = World::new();
+    world.publish("phone-1", "corn", 5000);
+    world.run(1_000);
+    world.play("buyer", "corn", 5001).unwrap();
+    world.run(1_000);
+    world.publish("phone-2", "corn", 5003);
+    world.run(1_000);
+    assert!(world.events.contains(&RelayEvent::PublisherGone { stream: "corn".into(), reason: EndReason::Replaced }));
+    assert_eq!(world.sfu.viewers("corn"), 0);
+    assert!(world.client("phone-2").connected);
+    assert_eq!(world.sfu.stats().sessions, 1);
+}
+
+#[test]
+fn capacity_limits_refuse_new_sessions_without_hurting_existing_ones() {
+    let mut world = World::with_limits(Limits { max_sessions: 3, ..Limits::default() });
+    world.publish("zhang", "corn", 5000);
+    world.run(1_000);
+    world.play("a", "corn", 5001).unwrap();
+    world.play("b", "corn", 5002).unwrap();
+    assert_eq!(world.play("c", "corn", 5003).unwrap_err(), RelayError::Full);
+    world.run(1_000);
+    assert_eq!(world.sfu.viewers("corn"), 2);
+}
