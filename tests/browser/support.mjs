@@ -37,8 +37,21 @@ export async function startServer() {
   return { base, demo, dataDir, stop: () => child.kill("SIGTERM") };
 }
 
-/** Debian's Chromium, headless, with the flags this machine's closed network needs. */
-export function launchChromium() {
+/**
+ * Debian's Chromium, headless, with the flags this machine's closed network needs. With `media`,
+ * a fake camera and microphone, no permission prompts, autoplay, and ICE on loopback (Chromium
+ * otherwise hides local addresses behind mDNS names and skips loopback candidates).
+ */
+export function launchChromium({ media = false } = {}) {
+  const mediaArgs = media
+    ? [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+      ]
+    : [];
   return chromium.launch({
     executablePath: process.env.FIELDCAST_CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -50,8 +63,19 @@ export function launchChromium() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...mediaArgs,
     ],
   });
+}
+
+/** Waits until `condition()` holds, checking every 50 ms; fails with `what` after `ms`. */
+export async function waitFor(condition, what, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** A phone: 390×844 CSS pixels, touch, the given language. */

@@ -70,6 +70,12 @@ pub enum Error {
     Overpaid,
     #[error("this order cannot take a payment")]
     NotPayable,
+    #[error("listed twice")]
+    Duplicate,
+    #[error("this product is not part of the stream")]
+    NotInStream,
+    #[error("the stream has ended")]
+    StreamEnded,
 }
 
 impl Error {
@@ -105,6 +111,9 @@ impl Error {
             Error::InvalidListingStatus { .. } => "invalid_listing_status",
             Error::Overpaid => "overpaid",
             Error::NotPayable => "not_payable",
+            Error::Duplicate => "duplicate",
+            Error::NotInStream => "not_in_stream",
+            Error::StreamEnded => "stream_ended",
         }
     }
 }
@@ -155,6 +164,9 @@ impl Error {
             Error::InvalidListingStatus { from: L::Draft, to: L::Paused },
             Error::Overpaid,
             Error::NotPayable,
+            Error::Duplicate,
+            Error::NotInStream,
+            Error::StreamEnded,
         ]
     }
 }
@@ -188,6 +200,8 @@ pub enum Field {
     Farmer,
     Channel,
     IdempotencyKey,
+    Listings,
+    Featured,
 }
 
 /// One refusal tied to one field. Validation reports all of them at once, so a person fixes a form in
@@ -241,6 +255,6 @@ mod tests {
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
         // `code` is an exhaustive match, so a new variant must get a code; this count makes the
         // author add it to `one_of_each` too (and so to the front end's translations).
-        assert_eq!(codes.len(), 29);
+        assert_eq!(codes.len(), 32);
     }
 }

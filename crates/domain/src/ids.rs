@@ -73,3 +73,7 @@ id_type!(
     /// of changes. The server binds it to the device that first pushes with it.
     ClientId
 );
+id_type!(
+    /// A live stream: a farmer selling on camera.
+    StreamId
+);

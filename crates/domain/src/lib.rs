@@ -12,6 +12,7 @@ pub mod decimal;
 pub mod error;
 pub mod ids;
 pub mod listing;
+pub mod live;
 pub mod money;
 pub mod mutation;
 pub mod order;

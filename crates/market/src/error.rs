@@ -37,6 +37,12 @@ impl ApiError {
         ApiError { retry_after_secs: Some(retry_after_secs), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; try again later") }
     }
 
+    /// Asks the client to wait this long before trying again.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_secs = Some(seconds);
+        self
+    }
+
     /// Logs `cause` and answers a bare 500.
     pub fn internal(cause: impl std::fmt::Debug) -> ApiError {
         tracing::error!(?cause, "internal error");

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod demo;
 pub mod error;
+pub mod live;
 pub mod marketplace;
 pub mod metrics;
 pub mod pages;
@@ -44,6 +45,26 @@ pub struct Config {
     pub pairing_rate_per_minute: u32,
     /// Faults to inject on purpose, for tests of what devices do about them.
     pub failpoints: Failpoints,
+    /// The live relay's UDP socket and what WHIP/WHEP clients are told.
+    pub media: MediaConfig,
+}
+
+/// Where live video flows.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// The relay's UDP address (one port for every stream and viewer).
+    pub bind: std::net::SocketAddr,
+    /// The address in the relay's ICE candidate when it differs from `bind`'s (binding 0.0.0.0,
+    /// or behind a 1:1 NAT).
+    pub advertise: Option<std::net::IpAddr>,
+    /// STUN/TURN URLs clients may use, sent as `Link: rel="ice-server"` headers.
+    pub ice_servers: Vec<String>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> MediaConfig {
+        MediaConfig { bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), advertise: None, ice_servers: Vec::new() }
+    }
 }
 
 /// Faults the server can be told to make, for tests only (`serve --failpoint name=count`).
@@ -79,6 +100,7 @@ impl Config {
             order_rate_per_minute: 30,
             pairing_rate_per_minute: 10,
             failpoints: Failpoints::default(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -99,7 +121,8 @@ pub struct AppState {
 }
 
 struct Inner {
-    market: Marketplace,
+    market: Arc<Marketplace>,
+    live: Arc<live::Live>,
     photos: Photos,
     metrics: Metrics,
     order_limiter: RateLimiter,
@@ -118,10 +141,15 @@ impl AppState {
         let storage = SqliteStorage::open(data_dir).map_err(|e| anyhow::anyhow!("opening the database: {e}"))?;
         let key = tokens::ServerKey::load_or_create(data_dir)?;
         let photos = Photos::open(data_dir.join("photos")).context("creating the photo directory")?;
-        let market = Marketplace::new(Arc::new(storage), clock, key);
+        let market = Arc::new(Marketplace::new(Arc::new(storage), clock, key));
+        let mut relay_config = relay::RelayConfig::new(config.media.bind);
+        relay_config.advertise = config.media.advertise;
+        let relay = relay::Relay::start(relay_config).with_context(|| format!("starting the live relay on udp {}", config.media.bind))?;
+        let live = live::Live::start(market.clone(), relay);
         Ok(AppState {
             inner: Arc::new(Inner {
                 market,
+                live,
                 photos,
                 metrics: Metrics::default(),
                 order_limiter: RateLimiter::per_minute(config.order_rate_per_minute),
@@ -133,6 +161,14 @@ impl AppState {
 
     pub fn market(&self) -> &Marketplace {
         &self.inner.market
+    }
+
+    pub fn live(&self) -> &live::Live {
+        &self.inner.live
+    }
+
+    pub fn media(&self) -> &MediaConfig {
+        &self.inner.config.media
     }
 
     pub fn photos(&self) -> &Photos {

@@ -67,6 +67,17 @@ struct Serve {
     /// Pairing attempts allowed per client IP per minute.
     #[arg(long, env = "FIELDCAST_PAIRING_RATE", default_value_t = 10)]
     pairing_rate: u32,
+    /// UDP address of the live relay (one port for every camera and viewer). Defaults to the
+    /// HTTP address's IP and port.
+    #[arg(long, env = "FIELDCAST_MEDIA_ADDR")]
+    media_addr: Option<SocketAddr>,
+    /// The IP cameras and viewers reach the relay at, when it differs from --media-addr's (a
+    /// 0.0.0.0 bind, a 1:1 NAT).
+    #[arg(long, env = "FIELDCAST_MEDIA_IP")]
+    media_ip: Option<std::net::IpAddr>,
+    /// A STUN or TURN URL for WHIP/WHEP clients (repeatable), sent as `Link: rel="ice-server"`.
+    #[arg(long = "ice-server")]
+    ice_servers: Vec<String>,
     /// Inject a fault on purpose (tests only), e.g. `lose-push-responses=1`.
     #[arg(long, hide = true, value_parser = market::Failpoints::parse)]
     failpoint: Option<market::Failpoints>,
@@ -117,10 +128,14 @@ fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| "one of admin, staff, farmer".to_owned())
 }
 
+/// Our own logs at info; the WebRTC stack's only when something is wrong (it narrates every
+/// connection's states at info and every unknown DTLS extension at warn).
+const DEFAULT_LOG: &str = "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn,rtc_sctp=warn,rtc_interceptor=warn";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -136,14 +151,17 @@ async fn run_server(args: Serve) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{local}"));
+    let media = market::MediaConfig { bind: args.media_addr.unwrap_or(local), advertise: args.media_ip, ice_servers: args.ice_servers };
     let config = Config {
         order_rate_per_minute: args.order_rate,
         pairing_rate_per_minute: args.pairing_rate,
         failpoints: args.failpoint.unwrap_or_default(),
+        media,
         ..Config::new(&public_url)
     };
     let state = AppState::open(&args.data.data_dir, config)?;
     say(&format!("listening on http://{local}"));
+    say(&format!("media:   udp {}", state.live().relay().local_addr()));
     say(&format!("health:  {public_url}/healthz"));
     say(&format!("openapi: {public_url}/api/v1/openapi.json"));
     if args.demo {

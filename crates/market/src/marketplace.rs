@@ -10,7 +10,8 @@ use std::time::Duration;
 use domain::access::{Actor, Owner, Role};
 use domain::checkout::OrderRequest;
 use domain::error::{Error as DomainError, Field, FieldError};
-use domain::ids::{ClientId, CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::ids::{ClientId, CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
+use domain::live::{StreamInput, StreamStatus};
 use domain::sync::{PullResponse, PushRequest, PushResponse};
 use domain::listing::{Listing, ListingChange, ListingInput, ListingStatus};
 use domain::money::{Currency, Money};
@@ -23,7 +24,7 @@ use uuid::Uuid;
 
 use crate::storage::{
     Coop, Device, ListingFilter, ListingRecord, Member, NewDevice, OrderFilter, OrderRecord, Page, PairingCode,
-    PickupPoint, PlaceOrder, Storage, StorageError, SyncPull, SyncPush,
+    PickupPoint, PlaceOrder, Storage, StorageError, StreamRecord, SyncPull, SyncPush,
 };
 use crate::tokens::{self, ServerKey};
 
@@ -168,15 +169,44 @@ pub struct PlacedOrder {
     pub replayed: bool,
 }
 
+/// A change other parts of the server react to (the live pages show stock as it moves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarketEvent {
+    /// The listing's stock, price or status may have changed.
+    ListingChanged(ListingId),
+    /// Any listing may have changed (a device's sync push).
+    ListingsChanged,
+    /// A buyer placed an order for the listing on the channel.
+    OrderPlaced { listing_id: ListingId, channel: Channel },
+}
+
+/// A stream just created: the publish token is shown once.
+#[derive(Debug, Clone)]
+pub struct CreatedStream {
+    pub record: StreamRecord,
+    pub publish_token: String,
+}
+
 pub struct Marketplace {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     key: ServerKey,
+    events: tokio::sync::broadcast::Sender<MarketEvent>,
 }
 
 impl Marketplace {
     pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, key: ServerKey) -> Marketplace {
-        Marketplace { storage, clock, key }
+        Marketplace { storage, clock, key, events: tokio::sync::broadcast::channel(1024).0 }
+    }
+
+    /// Changes as they are committed. A receiver that lags misses events and should reload.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<MarketEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: MarketEvent) {
+        // Nobody listening is fine: events are hints to reload, never the data itself.
+        let _ = self.events.send(event);
     }
 
     pub fn now(&self) -> Timestamp {
@@ -386,7 +416,9 @@ impl Marketplace {
 
     pub async fn change_listing(&self, actor: &Actor, id: ListingId, change: ListingChange) -> Result<ListingRecord> {
         self.listing_for(actor, id).await?;
-        Ok(self.storage.change_listing(id, change, self.now()).await?)
+        let record = self.storage.change_listing(id, change, self.now()).await?;
+        self.emit(MarketEvent::ListingChanged(id));
+        Ok(record)
     }
 
     /// The listings an actor manages: a farmer's own, or the whole co-op's for staff.
@@ -441,6 +473,10 @@ impl Marketplace {
             now: self.now(),
         };
         let placed = self.storage.place_order(place).await?;
+        if !placed.replayed {
+            self.emit(MarketEvent::ListingChanged(order.listing_id));
+            self.emit(MarketEvent::OrderPlaced { listing_id: order.listing_id, channel: order.channel });
+        }
         let status_token = self.key.status_token(placed.record.order.id);
         Ok(PlacedOrder { record: placed.record, status_token, replayed: placed.replayed })
     }
@@ -504,13 +540,119 @@ impl Marketplace {
 
     pub async fn step_order(&self, actor: &Actor, id: OrderId, action: OrderAction, reason: Option<String>) -> Result<OrderRecord> {
         self.order_for(actor, id).await?;
-        Ok(self.storage.step_order(id, action, reason, self.now()).await?)
+        let record = self.storage.step_order(id, action, reason, self.now()).await?;
+        // A cancelled or declined order gives its stock back.
+        for line in &record.order.lines {
+            self.emit(MarketEvent::ListingChanged(line.listing_id));
+        }
+        Ok(record)
     }
 
     pub async fn record_payment(&self, actor: &Actor, id: OrderId, amount: &str) -> Result<OrderRecord> {
         let record = self.order_for(actor, id).await?;
         let amount = Money::parse(amount, record.order.total.currency).map_err(|e| invalid(Field::Price, e))?;
         Ok(self.storage.record_payment(id, amount, self.now()).await?)
+    }
+
+    // --- Live streams -------------------------------------------------------------------------
+
+    /// Plans a stream of `farmer_id`'s products (a farmer streams for themselves; staff may set one
+    /// up for a farmer of their co-op). The publish token is returned once.
+    pub async fn create_stream(&self, actor: &Actor, farmer_id: Option<MemberId>, input: &StreamInput) -> Result<CreatedStream> {
+        let farmer_id = farmer_id.unwrap_or(actor.member_id);
+        let farmer = match self.storage.member(farmer_id).await {
+            Ok(member) if member.role == Role::Farmer && member.coop_id == actor.coop_id => member,
+            Ok(_) | Err(StorageError::NotFound) => return Err(invalid(Field::Farmer, DomainError::Empty)),
+            Err(other) => return Err(other.into()),
+        };
+        if !actor.may_manage(Owner { coop_id: farmer.coop_id, farmer_id }) {
+            return Err(MarketError::Forbidden);
+        }
+        let plan = input.validate().map_err(MarketError::Invalid)?;
+        for id in &plan.listing_ids {
+            // Only the farmer's own produce, and nothing still a draft, goes on camera.
+            match self.storage.listing(*id).await {
+                Ok(record) if record.farmer_id == farmer_id && record.listing.status != ListingStatus::Draft => {}
+                Ok(_) | Err(StorageError::NotFound) => return Err(invalid(Field::Listings, DomainError::NotForSale)),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let publish_token = tokens::device_token();
+        let record = StreamRecord {
+            id: StreamId(Uuid::now_v7()),
+            coop_id: farmer.coop_id,
+            farmer_id,
+            title: plan.title,
+            status: StreamStatus::Open,
+            listing_ids: plan.listing_ids,
+            featured: plan.featured,
+            created_at: self.now(),
+            started_at: None,
+            ended_at: None,
+        };
+        self.storage.create_stream(record.clone(), tokens::hash(&publish_token)).await?;
+        Ok(CreatedStream { record, publish_token })
+    }
+
+    /// A stream as anyone may see it.
+    pub async fn stream(&self, id: StreamId) -> Result<StreamRecord> {
+        Ok(self.storage.stream(id).await?)
+    }
+
+    /// A stream the actor may manage.
+    pub async fn stream_for(&self, actor: &Actor, id: StreamId) -> Result<StreamRecord> {
+        let record = self.storage.stream(id).await?;
+        if record.coop_id != actor.coop_id {
+            return Err(MarketError::NotFound);
+        }
+        if !actor.may_manage(Owner { coop_id: record.coop_id, farmer_id: record.farmer_id }) {
+            return Err(MarketError::Forbidden);
+        }
+        Ok(record)
+    }
+
+    /// The stream a camera may publish to with `publish_token`: this one, open, and its own.
+    pub async fn stream_to_publish(&self, publish_token: &str, id: StreamId) -> Result<StreamRecord> {
+        let record = match self.storage.stream_by_publish_token(tokens::hash(publish_token)).await {
+            Ok(record) => record,
+            Err(StorageError::NotFound) => return Err(MarketError::Unauthorized),
+            Err(other) => return Err(other.into()),
+        };
+        if record.id != id {
+            // A valid token for another stream: someone else's camera, or a mix-up.
+            return Err(MarketError::Forbidden);
+        }
+        domain::live::check_open(record.status).map_err(|e| MarketError::Refused(vec![e]))?;
+        Ok(record)
+    }
+
+    /// Puts one of the stream's products on the buyers' card.
+    pub async fn feature(&self, actor: &Actor, id: StreamId, listing_id: ListingId) -> Result<StreamRecord> {
+        self.stream_for(actor, id).await?;
+        Ok(self.storage.feature(id, listing_id).await?)
+    }
+
+    /// Records that the stream's camera connected (the first time counts).
+    pub async fn mark_started(&self, id: StreamId) -> Result<StreamRecord> {
+        Ok(self.storage.mark_started(id, self.now()).await?)
+    }
+
+    pub async fn end_stream(&self, actor: &Actor, id: StreamId) -> Result<StreamRecord> {
+        self.stream_for(actor, id).await?;
+        Ok(self.storage.end_stream(id, self.now()).await?)
+    }
+
+    /// A farmer's open streams, newest first.
+    pub async fn open_streams(&self, farmer_id: MemberId) -> Result<Vec<StreamRecord>> {
+        Ok(self.storage.open_streams(farmer_id).await?)
+    }
+
+    pub async fn live_orders(&self, id: StreamId) -> Result<u64> {
+        Ok(self.storage.live_orders(id).await?)
+    }
+
+    pub async fn listing(&self, id: ListingId) -> Result<ListingRecord> {
+        Ok(self.storage.listing(id).await?)
     }
 
     // --- Sync ---------------------------------------------------------------------------------
@@ -524,7 +666,9 @@ impl Marketplace {
             entries: request.entries,
             now: self.now(),
         };
-        Ok(self.storage.push(push).await?)
+        let response = self.storage.push(push).await?;
+        self.emit(MarketEvent::ListingsChanged);
+        Ok(response)
     }
 
     /// The next page of changes in the device's scope after `cursor`.

@@ -105,6 +105,15 @@ pub enum RelayEvent {
     Viewers { stream: String, count: usize },
 }
 
+/// A stream as the relay sees it right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamState {
+    /// A publisher is connected.
+    pub live: bool,
+    /// Connected viewers.
+    pub viewers: usize,
+}
+
 /// Counters, for `/metrics`, the benchmark and the leak test.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

@@ -32,7 +32,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use crate::peer::{self, IceCredentials, StreamCodecs};
-use crate::{Answer, EndReason, RelayError, RelayEvent, Role, SessionId, SessionInfo, Stats, sdpfrag, stun};
+use crate::{Answer, EndReason, RelayError, RelayEvent, Role, SessionId, SessionInfo, Stats, StreamState, sdpfrag, stun};
 
 /// How long the relay waits before it counts a quiet or unfinished connection as gone.
 #[derive(Debug, Clone, Copy)]
@@ -335,6 +335,13 @@ impl Sfu {
         stats.routes = self.routes.len();
         stats.timers = self.timers.len();
         stats
+    }
+
+    /// Whether `stream` has a connected publisher, and how many connected viewers.
+    pub fn stream_state(&self, stream: &str) -> StreamState {
+        let Some(entry) = self.streams.get(stream) else { return StreamState::default() };
+        let live = entry.publisher.and_then(|key| self.sessions.get(&key)).is_some_and(|s| s.connected);
+        StreamState { live, viewers: self.viewers(stream) }
     }
 
     /// Viewers of `stream` that are connected.

@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::sfu::{Limits, Sfu};
-use crate::{Answer, RelayError, RelayEvent, SessionId, SessionInfo, Stats};
+use crate::{Answer, RelayError, RelayEvent, SessionId, SessionInfo, Stats, StreamState};
 
 /// Where the relay listens and what it tells clients.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ enum Command {
     Session { session: SessionId, reply: oneshot::Sender<Option<SessionInfo>> },
     End { session: SessionId, reply: oneshot::Sender<Result<SessionInfo, RelayError>> },
     EndStream { stream: String, reply: oneshot::Sender<()> },
-    Viewers { stream: String, reply: oneshot::Sender<usize> },
+    StreamState { stream: String, reply: oneshot::Sender<StreamState> },
     Stats { reply: oneshot::Sender<Stats> },
 }
 
@@ -61,9 +61,7 @@ impl Relay {
         let bound = socket.local_addr()?;
         let ip = match config.advertise {
             Some(ip) => ip,
-            None if bound.ip().is_unspecified() => {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "bound to an unspecified address: say which address to advertise"));
-            }
+            None if bound.ip().is_unspecified() => primary_ip(bound.ip())?,
             None => bound.ip(),
         };
         let local = SocketAddr::new(ip, bound.port());
@@ -116,8 +114,8 @@ impl Relay {
         self.ask(|reply| Command::EndStream { stream: stream.to_owned(), reply }).await
     }
 
-    pub async fn viewers(&self, stream: &str) -> Result<usize, RelayError> {
-        self.ask(|reply| Command::Viewers { stream: stream.to_owned(), reply }).await
+    pub async fn stream_state(&self, stream: &str) -> Result<StreamState, RelayError> {
+        self.ask(|reply| Command::StreamState { stream: stream.to_owned(), reply }).await
     }
 
     pub async fn stats(&self) -> Result<Stats, RelayError> {
@@ -129,6 +127,19 @@ impl Relay {
         self.commands.send(command(reply)).await.map_err(|_| RelayError::Stopped)?;
         answer.await.map_err(|_| RelayError::Stopped)
     }
+}
+
+/// The address this host sends from by default: what a client on the network most likely
+/// reaches. Connecting a UDP socket sends nothing; it only asks the routing table.
+fn primary_ip(family: IpAddr) -> io::Result<IpAddr> {
+    let (bind, probe): (SocketAddr, SocketAddr) = if family.is_ipv4() {
+        (([0, 0, 0, 0], 0).into(), ([192, 0, 2, 1], 9).into())
+    } else {
+        ((std::net::Ipv6Addr::UNSPECIFIED, 0).into(), ("2001:db8::1".parse::<std::net::Ipv6Addr>().expect("a literal"), 9).into())
+    };
+    let socket = std::net::UdpSocket::bind(bind)?;
+    socket.connect(probe).map_err(|e| io::Error::new(e.kind(), format!("no route to find this host's address ({e}); pass the address to advertise")))?;
+    Ok(socket.local_addr()?.ip())
 }
 
 /// A deadline far enough away to mean "none".
@@ -197,8 +208,8 @@ fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
             sfu.end_stream(now, &stream);
             let _ = reply.send(());
         }
-        Command::Viewers { stream, reply } => {
-            let _ = reply.send(sfu.viewers(&stream));
+        Command::StreamState { stream, reply } => {
+            let _ = reply.send(sfu.stream_state(&stream));
         }
         Command::Stats { reply } => {
             let mut stats = sfu.stats();

@@ -4,8 +4,10 @@
 pub mod accounts;
 pub mod extract;
 pub mod listings;
+pub mod media;
 pub mod orders;
 pub mod pickup;
+pub mod streams;
 pub mod sync;
 pub mod views;
 
@@ -45,6 +47,7 @@ impl Modify for DeviceToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("device_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("publish_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -56,8 +59,23 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(pickup::routes())
         .merge(listings::routes())
         .merge(orders::routes())
-        .merge(sync::routes());
+        .merge(sync::routes())
+        .merge(streams::routes())
+        // What players, cameras and buyer pages on other origins call: WHIP/WHEP clients are
+        // browsers and webviews too, and they must read Location, ETag and Link.
+        .merge(media::routes().merge(streams::public_routes()).layer(media_cors()));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(healthz)).nest("/api/v1", v1)
+}
+
+/// CORS for the live endpoints: any origin, no credentials (tokens travel in `Authorization`).
+fn media_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH])
+        .expose_headers([header::LOCATION, header::ETAG, header::LINK, header::HeaderName::from_static("accept-patch")])
 }
 
 /// Builds the service: routes, then the layers every request passes through.

@@ -12,9 +12,24 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(slug):
         Ok(found) => found,
         Err(error) => return error_page(lang, &error).into_response(),
     };
+    // An open stream the farmer is on camera in right now is the first thing a buyer should see.
+    let mut live_now = None;
+    for stream in state.market().open_streams(farmer.id).await.unwrap_or_default() {
+        if state.live().snapshot(stream.id).await.is_ok_and(|room| room.camera) {
+            live_now = Some(stream);
+            break;
+        }
+    }
     let l = lang.lang;
     let t = l.texts();
     let body = html! {
+        @if let Some(stream) = &live_now {
+            a.card.live-now href={ "/live/" (stream.id) } {
+                span.badge { (t.live.live) }
+                span.name { (stream.title) }
+                span.cta { (t.live.watch_live) " ›" }
+            }
+        }
         section.card {
             h1 { (farmer.name) }
             h2 { (t.farm_produce) }

@@ -2,13 +2,15 @@
 //!
 //! - `/l/{code}`: a listing's order page (photo, price, stock, the order form) and its QR codes;
 //! - `/o/{token}`: an order's status, reachable only through the buyer's capability link;
-//! - `/f/{slug}`: a farm's active produce.
+//! - `/f/{slug}`: a farm's active produce, and its live stream if one is on;
+//! - `/live/{stream}`: a live stream with the featured product's card and the order sheet.
 //!
 //! Every value is escaped by maud. The pages load one CSS and one small JS file from `/static`,
 //! so the Content-Security-Policy allows no inline script or style.
 
 mod farm;
-mod format;
+mod live;
+pub(crate) mod format;
 mod order;
 mod status;
 pub mod texts;
@@ -50,6 +52,9 @@ pub fn routes() -> Router<AppState> {
         .route("/l/{code}/qr.png", get(order::qr_png))
         .route("/o/{token}", get(status::page))
         .route("/f/{slug}", get(farm::page))
+        .route("/live/{id}", get(live::page))
+        .route("/live/{id}/qr.svg", get(live::qr_svg))
+        .route("/static/live.js", get(|| async { live::script() }))
         .route("/static/buyer.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/static/buyer.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/favicon.svg", get(|| async { asset("image/svg+xml", ICON_SVG) }))
@@ -136,12 +141,27 @@ pub struct Page {
     markup: Markup,
     /// Status pages are private: never cached by shared caches or the back-forward cache.
     private: bool,
+    /// Shown inside the live page's order sheet: no site header or footer, and framable by this
+    /// origin (and no other).
+    embedded: bool,
+    /// A Content-Security-Policy other than the default, for the page that needs one.
+    csp: Option<&'static str>,
 }
 
 impl Page {
     fn new(lang: PageLang, title: &str, body: Markup) -> Page {
-        let markup = layout(lang.lang, title, body);
-        Page { status: StatusCode::OK, lang, markup, private: false }
+        Page::build(lang, title, body, false)
+    }
+
+    /// A page for the live page's order sheet when `embedded`, a normal page otherwise.
+    fn build(lang: PageLang, title: &str, body: Markup, embedded: bool) -> Page {
+        let markup = if embedded { bare_layout(lang.lang, title, body) } else { layout(lang.lang, title, body) };
+        Page { status: StatusCode::OK, lang, markup, private: false, embedded, csp: None }
+    }
+
+    fn csp(mut self, csp: &'static str) -> Page {
+        self.csp = Some(csp);
+        self
     }
 
     fn status(mut self, status: StatusCode) -> Page {
@@ -161,6 +181,12 @@ impl IntoResponse for Page {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(if self.private { "no-store" } else { "no-cache" }));
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+        if self.embedded {
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(EMBEDDED_CSP));
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        } else if let Some(csp) = self.csp {
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+        }
         if self.lang.chosen {
             let cookie = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", self.lang.lang.tag());
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -168,6 +194,41 @@ impl IntoResponse for Page {
             }
         }
         response
+    }
+}
+
+/// The default policy (see `api::security_headers`) made framable by this origin only.
+const EMBEDDED_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+     media-src 'self' blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'self'";
+
+/// Whether a page was asked for as the live page's order sheet (`?embed=1`).
+#[derive(Deserialize, Default)]
+pub struct EmbedQuery {
+    embed: Option<String>,
+}
+
+impl EmbedQuery {
+    pub fn embedded(&self) -> bool {
+        self.embed.as_deref() == Some("1")
+    }
+}
+
+/// The page inside the order sheet: the same document without the site's header and footer.
+fn bare_layout(lang: Lang, title: &str, body: Markup) -> Markup {
+    let t = lang.texts();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · " (t.marketplace) }
+                link rel="stylesheet" href={ "/static/buyer.css?v=" (*CSS_VERSION) };
+                script src={ "/static/buyer.js?v=" (*JS_VERSION) } defer {}
+            }
+            body.embedded { main { (body) } }
+        }
     }
 }
 

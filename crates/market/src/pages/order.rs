@@ -47,6 +47,9 @@ pub struct OrderForm {
     /// `live` when the form was opened from a live stream's card.
     #[serde(default)]
     channel: String,
+    /// `1` inside the live page's order sheet.
+    #[serde(default)]
+    embed: String,
     #[serde(default)]
     note: String,
 }
@@ -68,6 +71,8 @@ async fn context(state: &AppState, code: &str) -> Result<Context, MarketError> {
 pub struct PageQuery {
     /// `live` when opened from the live product card.
     via: Option<String>,
+    /// `1` inside the live page's order sheet.
+    embed: Option<String>,
 }
 
 pub async fn page(
@@ -78,9 +83,16 @@ pub async fn page(
 ) -> Response {
     match context(&state, &code).await {
         Ok(context) => {
-            let live = query.is_ok_and(|q| q.via.as_deref() == Some("live"));
+            let query = query.ok();
+            let live = query.as_ref().is_some_and(|q| q.via.as_deref() == Some("live"));
+            let embed = query.as_ref().is_some_and(|q| q.embed.as_deref() == Some("1"));
             let channel = if live { "live" } else { "order_link" };
-            let form = OrderForm { idempotency_key: Uuid::new_v4().to_string(), channel: channel.into(), ..OrderForm::default() };
+            let form = OrderForm {
+                idempotency_key: Uuid::new_v4().to_string(),
+                channel: channel.into(),
+                embed: if embed { "1".into() } else { String::new() },
+                ..OrderForm::default()
+            };
             render(&state, lang, &context, &form, &[]).into_response()
         }
         Err(error) => error_page(lang, &error).into_response(),
@@ -112,7 +124,10 @@ pub async fn submit(
         Err(problems) => return render(&state, lang, &context, &form, &problems).status(StatusCode::UNPROCESSABLE_ENTITY).into_response(),
     };
     match crate::api::orders::place_counted(&state, &form.idempotency_key, order).await {
-        Ok(placed) => Redirect::to(&format!("/o/{}", placed.status_token)).into_response(),
+        Ok(placed) => {
+            let embed = if form.embed == "1" { "?embed=1" } else { "" };
+            Redirect::to(&format!("/o/{}{embed}", placed.status_token)).into_response()
+        }
         Err(MarketError::Invalid(problems)) => {
             render(&state, lang, &context, &form, &problems).status(StatusCode::UNPROCESSABLE_ENTITY).into_response()
         }
@@ -208,6 +223,7 @@ fn render(state: &AppState, lang: PageLang, context: &Context, form: &OrderForm,
     let link = format!("{}/l/{}", state.public_url(), context.record.code);
     let farm_link = context.farmer.farm_slug.as_ref().map(|slug| format!("/f/{slug}"));
     let title = details.title.clone();
+    let embedded = form.embed == "1";
     let body = html! {
         article.card.listing {
             @if let Some(photo) = listing.photos.first() {
@@ -234,6 +250,7 @@ fn render(state: &AppState, lang: PageLang, context: &Context, form: &OrderForm,
                 @if !problems.is_empty() { p.banner.error role="alert" { (t.fix_below) } }
                 input type="hidden" name="idempotency_key" value=(form.idempotency_key);
                 input type="hidden" name="channel" value=(form.channel);
+                @if embedded { input type="hidden" name="embed" value="1"; }
                 (field(t.quantity, "quantity", problem(Field::Quantity), html! {
                     select id="quantity" name="quantity" {
                         @for quantity in &options {
@@ -289,13 +306,15 @@ fn render(state: &AppState, lang: PageLang, context: &Context, form: &OrderForm,
                 p.hint { (t.total_note) }
             }
         }
-        section.card.share {
-            h2 { (t.share) }
-            img.qr src={ "/l/" (context.record.code) "/qr.svg" } alt="QR" width="160" height="160";
-            p { a href=(link) { (link) } }
+        @if !embedded {
+            section.card.share {
+                h2 { (t.share) }
+                img.qr src={ "/l/" (context.record.code) "/qr.svg" } alt="QR" width="160" height="160";
+                p { a href=(link) { (link) } }
+            }
         }
     };
-    Page::new(lang, &title, body)
+    Page::build(lang, &title, body, embedded)
 }
 
 /// Which fulfilment a payment method fits, for the script that greys out the others.

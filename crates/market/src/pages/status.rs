@@ -5,7 +5,10 @@ use axum::response::{IntoResponse, Response};
 use domain::order::{Fulfilment, OrderStatus};
 use maud::html;
 
-use super::{Page, PageLang, PagePath, error_page, format};
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+
+use super::{EmbedQuery, Page, PageLang, PagePath, error_page, format};
 use crate::AppState;
 
 /// The steps a buyer sees, in order, for each way of receiving the goods.
@@ -14,7 +17,8 @@ const PICKUP_STEPS: [OrderStatus; 5] =
 const DELIVERY_STEPS: [OrderStatus; 5] =
     [OrderStatus::Placed, OrderStatus::Confirmed, OrderStatus::Packed, OrderStatus::Shipped, OrderStatus::Delivered];
 
-pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(token): PagePath) -> Response {
+pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(token): PagePath, embed: Result<Query<EmbedQuery>, QueryRejection>) -> Response {
+    let embedded = embed.is_ok_and(|q| q.embedded());
     let record = match state.market().order_for_buyer(&token).await {
         Ok(record) => record,
         Err(error) => return error_page(lang, &error).into_response(),
@@ -70,5 +74,5 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(token)
             p { a href="" { (t.refresh) } }
         }
     };
-    Page::new(lang, t.order_received, body).private().into_response()
+    Page::build(lang, t.order_received, body, embedded).private().into_response()
 }

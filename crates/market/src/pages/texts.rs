@@ -124,6 +124,27 @@ pub struct Texts {
     pub units: UnitTexts,
     pub statuses: StatusTexts,
     pub payments: PaymentTexts,
+    pub live: LiveTexts,
+}
+
+/// The live page's texts; the page hands them to its script in `data-` attributes.
+pub struct LiveTexts {
+    pub live: &'static str,
+    /// `{}` is the farmer's name.
+    pub waiting: &'static str,
+    pub reconnecting: &'static str,
+    pub ended: &'static str,
+    pub unsupported: &'static str,
+    pub tap_for_sound: &'static str,
+    pub buy: &'static str,
+    /// `{}` is a number.
+    pub watching: &'static str,
+    /// `{}` is a number.
+    pub orders: &'static str,
+    pub close: &'static str,
+    pub watch_live: &'static str,
+    pub on_camera: &'static str,
+    pub video_label: &'static str,
 }
 
 pub struct ErrorTexts {
@@ -266,6 +287,21 @@ pub static ZH_CN: Texts = Texts {
         declined: "已拒绝",
     },
     payments: PaymentTexts { cash_on_delivery: "货到付款", cash_at_pickup: "取货时付现金", bank_transfer: "银行转账" },
+    live: LiveTexts {
+        live: "直播中",
+        waiting: "等待{}开播…",
+        reconnecting: "连接中断，正在重新连接…",
+        ended: "直播已结束，感谢观看！",
+        unsupported: "此浏览器无法播放直播视频，您仍可在下方下单。",
+        tap_for_sound: "点击开启声音",
+        buy: "购买",
+        watching: "{}人在看",
+        orders: "{}单",
+        close: "关闭",
+        watch_live: "观看直播",
+        on_camera: "正在展示",
+        video_label: "直播视频",
+    },
 };
 
 pub static EN: Texts = Texts {
@@ -330,6 +366,21 @@ pub static EN: Texts = Texts {
         declined: "Declined",
     },
     payments: PaymentTexts { cash_on_delivery: "Cash on delivery", cash_at_pickup: "Cash at pickup", bank_transfer: "Bank transfer" },
+    live: LiveTexts {
+        live: "LIVE",
+        waiting: "Waiting for {} to go live…",
+        reconnecting: "Connection lost. Reconnecting…",
+        ended: "This live stream has ended. Thank you for watching!",
+        unsupported: "This browser cannot play live video. You can still order below.",
+        tap_for_sound: "Tap for sound",
+        buy: "Buy",
+        watching: "{} watching",
+        orders: "{} orders",
+        close: "Close",
+        watch_live: "Watch live",
+        on_camera: "On camera now",
+        video_label: "Live video",
+    },
 };
 
 pub static IT: Texts = Texts {
@@ -403,6 +454,21 @@ pub static IT: Texts = Texts {
         declined: "Rifiutato",
     },
     payments: PaymentTexts { cash_on_delivery: "Contanti alla consegna", cash_at_pickup: "Contanti al ritiro", bank_transfer: "Bonifico" },
+    live: LiveTexts {
+        live: "IN DIRETTA",
+        waiting: "In attesa che {} vada in diretta…",
+        reconnecting: "Connessione persa. Riconnessione…",
+        ended: "La diretta è finita. Grazie per averla guardata!",
+        unsupported: "Questo browser non riproduce video in diretta. Puoi comunque ordinare qui sotto.",
+        tap_for_sound: "Tocca per l'audio",
+        buy: "Compra",
+        watching: "{} spettatori",
+        orders: "{} ordini",
+        close: "Chiudi",
+        watch_live: "Guarda la diretta",
+        on_camera: "In camera ora",
+        video_label: "Video in diretta",
+    },
 };
 
 #[cfg(test)]

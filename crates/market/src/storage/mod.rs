@@ -15,7 +15,8 @@ use std::pin::Pin;
 use domain::access::{Actor, Role};
 use domain::checkout::OrderRequest;
 use domain::error::FieldError;
-use domain::ids::{ClientId, CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::ids::{ClientId, CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
+use domain::live::StreamStatus;
 use domain::sync::{PullResponse, PushEntry, PushResponse};
 use domain::listing::{Listing, ListingChange, ListingStatus};
 use domain::money::{Currency, Money};
@@ -212,6 +213,23 @@ pub struct SyncPull {
     pub limit: usize,
 }
 
+/// A live stream as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    pub id: StreamId,
+    pub coop_id: CoopId,
+    pub farmer_id: MemberId,
+    pub title: String,
+    pub status: StreamStatus,
+    /// The products it shows, in order.
+    pub listing_ids: Vec<ListingId>,
+    pub featured: ListingId,
+    pub created_at: Timestamp,
+    /// The first time a camera connected.
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+}
+
 /// What a backend has written: `writes / commits` is the average group-commit size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -264,4 +282,19 @@ pub trait Storage: Send + Sync + 'static {
     fn push(&self, push: SyncPush) -> BoxFuture<'_, Result<PushResponse>>;
     /// Listings, orders and quotas in the actor's scope changed after the cursor, a page at a time.
     fn pull(&self, pull: SyncPull) -> BoxFuture<'_, Result<PullResponse>>;
+
+    fn create_stream(&self, record: StreamRecord, publish_token_hash: String) -> BoxFuture<'_, Result<()>>;
+    fn stream(&self, id: StreamId) -> BoxFuture<'_, Result<StreamRecord>>;
+    /// The stream a publish token belongs to.
+    fn stream_by_publish_token(&self, token_hash: String) -> BoxFuture<'_, Result<StreamRecord>>;
+    /// A farmer's open streams, newest first.
+    fn open_streams(&self, farmer_id: MemberId) -> BoxFuture<'_, Result<Vec<StreamRecord>>>;
+    /// Features one of the stream's products (refused once the stream has ended).
+    fn feature(&self, id: StreamId, listing_id: ListingId) -> BoxFuture<'_, Result<StreamRecord>>;
+    /// Records the first time a camera connected; later calls change nothing.
+    fn mark_started(&self, id: StreamId, now: Timestamp) -> BoxFuture<'_, Result<StreamRecord>>;
+    /// Ends the stream for good (refused if it already ended).
+    fn end_stream(&self, id: StreamId, now: Timestamp) -> BoxFuture<'_, Result<StreamRecord>>;
+    /// Orders placed from the stream's live page for its products while it was on.
+    fn live_orders(&self, id: StreamId) -> BoxFuture<'_, Result<u64>>;
 }

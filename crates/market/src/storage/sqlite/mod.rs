@@ -3,6 +3,7 @@
 //! Writes go through the group-commit [`writer::Writer`] (one connection, one thread); reads go to
 //! a pool of read-only connections. Every acknowledged write has been fsynced.
 
+mod live;
 mod queries;
 mod readers;
 mod sync;
@@ -11,7 +12,7 @@ mod writer;
 use std::path::Path;
 use std::time::Duration;
 
-use domain::ids::{CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::ids::{CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
 use domain::listing::ListingChange;
 use domain::money::Money;
 use domain::order::OrderAction;
@@ -21,13 +22,14 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     BoxFuture, Coop, Device, ListingFilter, NewDevice, ListingRecord, Member, OrderFilter, OrderRecord, Page, PairingCode,
-    PickupPoint, PlaceOrder, Placed, Result, Storage, StorageError, SyncPull, SyncPush, WriteStats,
+    PickupPoint, PlaceOrder, Placed, Result, Storage, StorageError, StreamRecord, SyncPull, SyncPush, WriteStats,
 };
 use domain::sync::{PullResponse, PushResponse};
 
 const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/0001_market.sql")),
     M::up(include_str!("../../../migrations/0002_sync.sql")),
+    M::up(include_str!("../../../migrations/0003_live.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,5 +180,37 @@ impl Storage for SqliteStorage {
             self.writer.write(move |c| sync::bind_client(c, device_id, client_id)).await?;
             self.readers.read(move |c| sync::pull(c, &pull)).await
         })
+    }
+
+    fn create_stream(&self, record: StreamRecord, publish_token_hash: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.writer.write(move |c| live::create_stream(c, &record, &publish_token_hash)))
+    }
+
+    fn stream(&self, id: StreamId) -> BoxFuture<'_, Result<StreamRecord>> {
+        Box::pin(self.readers.read(move |c| live::stream(c, id)))
+    }
+
+    fn stream_by_publish_token(&self, token_hash: String) -> BoxFuture<'_, Result<StreamRecord>> {
+        Box::pin(self.readers.read(move |c| live::stream_by_publish_token(c, &token_hash)))
+    }
+
+    fn open_streams(&self, farmer_id: MemberId) -> BoxFuture<'_, Result<Vec<StreamRecord>>> {
+        Box::pin(self.readers.read(move |c| live::open_streams(c, farmer_id)))
+    }
+
+    fn feature(&self, id: StreamId, listing_id: ListingId) -> BoxFuture<'_, Result<StreamRecord>> {
+        Box::pin(self.writer.write(move |c| live::feature(c, id, listing_id)))
+    }
+
+    fn mark_started(&self, id: StreamId, now: Timestamp) -> BoxFuture<'_, Result<StreamRecord>> {
+        Box::pin(self.writer.write(move |c| live::mark_started(c, id, now)))
+    }
+
+    fn end_stream(&self, id: StreamId, now: Timestamp) -> BoxFuture<'_, Result<StreamRecord>> {
+        Box::pin(self.writer.write(move |c| live::end_stream(c, id, now)))
+    }
+
+    fn live_orders(&self, id: StreamId) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(self.readers.read(move |c| live::live_orders(c, id)))
     }
 }

@@ -1,0 +1,299 @@
+//! Live streams for the farmer (plan, feature a product, end) and their live events for buyers.
+//!
+//! The video itself goes through the WHIP and WHEP endpoints in [`super::media`]; this module is
+//! everything around it. Live events are Server-Sent Events: a `state` event with everything first
+//! (so a late viewer starts from the present), then one event per change: `status`, `featured`,
+//! `stock`, `viewers`, `orders`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use domain::ids::{ListingId, MemberId, StreamId};
+use domain::live::{LiveStatus, StreamInput};
+use domain::listing::ListingStatus;
+use domain::money::Money;
+use domain::quantity::Unit;
+use domain::time::Timestamp;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::live::RoomState;
+use crate::pages::format;
+use crate::pages::texts::Lang;
+use crate::storage::{ListingRecord, StreamRecord};
+
+/// How often an idle event stream sends a comment, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create)).routes(routes!(get)).routes(routes!(feature)).routes(routes!(end))
+}
+
+/// The routes buyers' pages and other origins reach (CORS applies to them).
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewStreamRequest {
+    #[serde(flatten)]
+    pub input: StreamInput,
+    /// Staff setting up a stream for a farmer of their co-op; a farmer's own otherwise.
+    #[serde(default)]
+    pub farmer_id: Option<MemberId>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FeatureRequest {
+    pub listing_id: ListingId,
+}
+
+/// A stream as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamView {
+    pub id: StreamId,
+    pub farmer_id: MemberId,
+    pub title: String,
+    pub status: LiveStatus,
+    pub listing_ids: Vec<ListingId>,
+    pub featured: ListingId,
+    pub viewers: usize,
+    pub orders: u64,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// The buyers' page.
+    pub watch_url: String,
+    /// Where a camera publishes (WHIP), with the publish token as `Authorization: Bearer`.
+    pub whip_url: String,
+    /// Where a player plays (WHEP).
+    pub whep_url: String,
+}
+
+impl StreamView {
+    fn new(state: &AppState, room: &RoomState) -> StreamView {
+        let s = &room.stream;
+        let api = format!("{}/api/v1/streams/{}", state.public_url(), s.id);
+        StreamView {
+            id: s.id,
+            farmer_id: s.farmer_id,
+            title: s.title.clone(),
+            status: room.status(),
+            listing_ids: s.listing_ids.clone(),
+            featured: s.featured,
+            viewers: room.viewers,
+            orders: room.orders,
+            created_at: s.created_at,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            watch_url: format!("{}/live/{}", state.public_url(), s.id),
+            whip_url: format!("{api}/whip"),
+            whep_url: format!("{api}/whep"),
+        }
+    }
+}
+
+/// A new stream, with the publish token shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewStreamResponse {
+    #[serde(flatten)]
+    pub stream: StreamView,
+    /// The camera's `Authorization: Bearer` token for the WHIP endpoint.
+    pub publish_token: String,
+}
+
+async fn view(state: &AppState, record: &StreamRecord) -> Result<Json<StreamView>, ApiError> {
+    let room = state.live().snapshot(record.id).await?;
+    Ok(Json(StreamView::new(state, &room)))
+}
+
+/// Plans a stream: a title and the products to show. The answer holds the publish token, once.
+#[utoipa::path(post, path = "/streams", tag = "live", request_body = NewStreamRequest, responses(
+    (status = 201, body = NewStreamResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+), security(("device_token" = [])))]
+async fn create(State(state): State<AppState>, Caller(session): Caller, ApiJson(body): ApiJson<NewStreamRequest>) -> Result<(StatusCode, Json<NewStreamResponse>), ApiError> {
+    let created = state.market().create_stream(&session.actor, body.farmer_id, &body.input).await?;
+    let Json(stream) = view(&state, &created.record).await?;
+    Ok((StatusCode::CREATED, Json(NewStreamResponse { stream, publish_token: created.publish_token })))
+}
+
+#[utoipa::path(get, path = "/streams/{id}", tag = "live", params(("id" = StreamId, Path)), responses(
+    (status = 200, body = StreamView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+), security(("device_token" = [])))]
+async fn get(State(state): State<AppState>, Caller(session): Caller, ApiPath(id): ApiPath<StreamId>) -> Result<Json<StreamView>, ApiError> {
+    let record = state.market().stream_for(&session.actor, id).await?;
+    view(&state, &record).await
+}
+
+/// Puts one of the stream's products on every buyer's card.
+#[utoipa::path(post, path = "/streams/{id}/featured", tag = "live", params(("id" = StreamId, Path)), request_body = FeatureRequest, responses(
+    (status = 200, body = StreamView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "`not_in_stream`, `stream_ended`", body = ErrorBody),
+), security(("device_token" = [])))]
+async fn feature(State(state): State<AppState>, Caller(session): Caller, ApiPath(id): ApiPath<StreamId>, ApiJson(body): ApiJson<FeatureRequest>) -> Result<Json<StreamView>, ApiError> {
+    let record = state.market().feature(&session.actor, id, body.listing_id).await?;
+    state.live().refresh(id).await;
+    view(&state, &record).await
+}
+
+/// Ends the stream for good: the camera and every viewer are disconnected.
+#[utoipa::path(post, path = "/streams/{id}/end", tag = "live", params(("id" = StreamId, Path)), responses(
+    (status = 200, body = StreamView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "`stream_ended`", body = ErrorBody),
+), security(("device_token" = [])))]
+async fn end(State(state): State<AppState>, Caller(session): Caller, ApiPath(id): ApiPath<StreamId>) -> Result<Json<StreamView>, ApiError> {
+    let record = state.market().end_stream(&session.actor, id).await?;
+    state.live().relay().end_stream(&id.to_string()).await.map_err(ApiError::internal)?;
+    state.live().refresh(id).await;
+    view(&state, &record).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// The language of the texts in the events (`zh-CN`, `en`, `it`); English by default.
+    pub lang: Option<String>,
+}
+
+/// The product on a buyer's card, with its texts in the page's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProductCard {
+    pub listing_id: ListingId,
+    pub title: String,
+    pub photo_url: Option<String>,
+    pub unit: Unit,
+    pub price: Money,
+    /// The stock left as a decimal in the unit, e.g. "12.5".
+    pub stock: String,
+    pub on_sale: bool,
+    /// "¥3.50 / jin", in the requested language.
+    pub price_text: String,
+    /// "120 jin left" or "Sold out", in the requested language.
+    pub stock_text: String,
+    /// The order sheet for this product, opened from the live page.
+    pub order_url: String,
+}
+
+impl ProductCard {
+    fn new(record: &ListingRecord, lang: Lang) -> ProductCard {
+        let t = lang.texts();
+        let details = &record.listing.details;
+        let on_sale = record.listing.status == ListingStatus::Active && details.stock.milli() > 0;
+        let stock_text = if on_sale {
+            t.left.replace("{}", &format::quantity(details.stock, details.unit, lang))
+        } else if record.listing.status == ListingStatus::SoldOut || details.stock.milli() == 0 {
+            t.sold_out.to_owned()
+        } else {
+            t.not_for_sale.to_owned()
+        };
+        ProductCard {
+            listing_id: record.listing.id,
+            title: details.title.clone(),
+            photo_url: record.listing.photos.first().map(|p| format!("/photos/{}.jpg", p.sha256)),
+            unit: details.unit,
+            price: details.price,
+            stock: details.stock.to_decimal_string(),
+            on_sale,
+            price_text: format!("{} / {}", format::money(details.price, lang), t.unit(details.unit)),
+            stock_text,
+            order_url: format!("/l/{}?via=live&embed=1&lang={}", record.code, lang.tag()),
+        }
+    }
+}
+
+/// Everything at once: the first event of every connection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveSnapshot {
+    pub stream_id: StreamId,
+    pub title: String,
+    pub farmer_name: String,
+    pub status: LiveStatus,
+    pub featured: Option<ProductCard>,
+    pub viewers: usize,
+    pub orders: u64,
+}
+
+/// The stream's live events (`text/event-stream`): `state` first, then `status`, `featured`,
+/// `stock`, `viewers` and `orders` as they change. Open to anyone who may watch.
+#[utoipa::path(get, path = "/streams/{id}/events", tag = "live", params(("id" = StreamId, Path), EventsQuery), responses(
+    (status = 200, description = "Server-Sent Events", content_type = "text/event-stream", body = LiveSnapshot), (status = 404, body = ErrorBody),
+))]
+async fn events(State(state): State<AppState>, ApiPath(id): ApiPath<StreamId>, ApiQuery(query): ApiQuery<EventsQuery>) -> Result<Response, ApiError> {
+    let lang = query.lang.as_deref().and_then(Lang::from_tag).unwrap_or(Lang::En);
+    let receiver = state.live().watch(id).await?;
+    let changes = futures_util::stream::unfold((receiver, None::<RoomState>), move |(mut receiver, last)| async move {
+        let (events, now) = match last {
+            None => {
+                let now = receiver.borrow_and_update().clone();
+                (vec![snapshot_event(&now, lang)], now)
+            }
+            Some(last) => {
+                receiver.changed().await.ok()?;
+                let now = receiver.borrow_and_update().clone();
+                (changes(&last, &now, lang), now)
+            }
+        };
+        Some((events, (receiver, Some(now))))
+    });
+    let events = changes.flat_map(|events| futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+}
+
+fn card(room: &RoomState, lang: Lang) -> Option<ProductCard> {
+    room.featured.as_ref().map(|record| ProductCard::new(record, lang))
+}
+
+fn snapshot_event(room: &RoomState, lang: Lang) -> Event {
+    let snapshot = LiveSnapshot {
+        stream_id: room.stream.id,
+        title: room.stream.title.clone(),
+        farmer_name: room.farmer.name.clone(),
+        status: room.status(),
+        featured: card(room, lang),
+        viewers: room.viewers,
+        orders: room.orders,
+    };
+    json_event("state", &snapshot)
+}
+
+/// The events that take a page from `last` to `now`.
+fn changes(last: &RoomState, now: &RoomState, lang: Lang) -> Vec<Event> {
+    let mut events = Vec::new();
+    if last.status() != now.status() {
+        events.push(json_event("status", &serde_json::json!({ "status": now.status() })));
+    }
+    let (before, after) = (card(last, lang), card(now, lang));
+    if before != after {
+        match (&before, &after) {
+            // Same product, same look: only its stock moved.
+            (Some(b), Some(a)) if b.listing_id == a.listing_id && b.title == a.title && b.price == a.price && b.photo_url == a.photo_url => {
+                events.push(json_event(
+                    "stock",
+                    &serde_json::json!({ "listing_id": a.listing_id, "stock": a.stock, "stock_text": a.stock_text, "on_sale": a.on_sale }),
+                ));
+            }
+            _ => events.push(json_event("featured", &serde_json::json!({ "featured": after }))),
+        }
+    }
+    if last.viewers != now.viewers {
+        events.push(json_event("viewers", &serde_json::json!({ "count": now.viewers })));
+    }
+    if last.orders != now.orders {
+        events.push(json_event("orders", &serde_json::json!({ "count": now.orders })));
+    }
+    events
+}
+
+fn json_event(name: &str, data: &impl Serialize) -> Event {
+    // Serializing our own plain structs cannot fail; an empty payload would only mean a bug.
+    Event::default().event(name).data(serde_json::to_string(data).unwrap_or_default())
+}

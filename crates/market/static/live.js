@@ -1,0 +1,172 @@
+// The live page: plays the stream over WHEP, follows its live events (SSE) and opens the order
+// sheet. Plain JavaScript, no framework: a buyer on a cheap phone over a slow link downloads a few
+// KB. Without it the page still shows the product and links to its order page.
+"use strict";
+(() => {
+  const root = document.getElementById("live");
+  if (!root) return;
+  const d = root.dataset;
+  const $ = (id) => document.getElementById(id);
+  const video = $("live-video");
+  const notice = $("live-notice");
+  const badge = $("live-badge");
+  const sound = $("live-sound");
+  const card = $("live-card");
+  const buy = $("card-buy");
+  const sheet = $("order-sheet");
+  const frame = $("sheet-frame");
+  const fill = (template, value) => template.replace("{}", value);
+
+  let status = d.status;
+  let featured = null;
+  let pc = null;
+  let session = null;
+  let attempt = 0;
+  let retryTimer = 0;
+  let graceTimer = 0;
+
+  const say = (text) => {
+    notice.textContent = text;
+    notice.hidden = !text;
+  };
+
+  // --- The player (WHEP) ----------------------------------------------------------------------
+
+  function setStatus(next) {
+    status = next;
+    badge.hidden = next !== "live";
+    if (next === "live") {
+      if (!pc) connect();
+      return;
+    }
+    disconnect();
+    say(next === "ended" ? d.tEnded : fill(d.tWaiting, d.farmer));
+    if (next === "ended") events.close();
+  }
+
+  async function connect() {
+    if (!window.RTCPeerConnection) {
+      say(d.tUnsupported);
+      return;
+    }
+    clearTimeout(retryTimer);
+    const peer = new RTCPeerConnection();
+    pc = peer;
+    peer.addTransceiver("video", { direction: "recvonly" });
+    peer.addTransceiver("audio", { direction: "recvonly" });
+    peer.ontrack = (event) => {
+      const stream = event.streams[0] || new MediaStream([event.track]);
+      if (video.srcObject !== stream) video.srcObject = stream;
+    };
+    peer.onconnectionstatechange = () => {
+      if (peer !== pc) return;
+      clearTimeout(graceTimer);
+      const state = peer.connectionState;
+      if (state === "connected") {
+        attempt = 0;
+        say("");
+        sound.hidden = !video.muted;
+      } else if (state === "failed") {
+        reconnect();
+      } else if (state === "disconnected") {
+        // A phone switching networks often recovers by itself within a few seconds.
+        graceTimer = setTimeout(() => peer === pc && peer.connectionState !== "connected" && reconnect(), 4000);
+      }
+    };
+    try {
+      await peer.setLocalDescription(await peer.createOffer());
+      // The relay is ICE-lite on a known address: it needs none of our candidates, so the offer
+      // goes at once instead of after gathering.
+      const response = await fetch(`/api/v1/streams/${d.stream}/whep`, {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp" },
+        body: peer.localDescription.sdp,
+      });
+      if (response.status !== 201) throw new Error(`WHEP answered ${response.status}`);
+      if (peer !== pc) return;
+      session = response.headers.get("Location");
+      await peer.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    } catch (error) {
+      if (peer === pc) reconnect();
+    }
+  }
+
+  function disconnect() {
+    clearTimeout(retryTimer);
+    clearTimeout(graceTimer);
+    if (pc) pc.close();
+    pc = null;
+    if (session) fetch(session, { method: "DELETE", keepalive: true }).catch(() => {});
+    session = null;
+  }
+
+  /** Starts over after a growing pause, for as long as the stream is live. */
+  function reconnect() {
+    disconnect();
+    if (status !== "live") return;
+    say(d.tReconnecting);
+    const pause = Math.min(8000, 500 * 2 ** attempt++);
+    retryTimer = setTimeout(() => status === "live" && !pc && connect(), pause);
+  }
+
+  sound.addEventListener("click", () => {
+    video.muted = false;
+    video.play().catch(() => {});
+    sound.hidden = true;
+  });
+  // Browsers start muted video on their own; sound needs the buyer's tap.
+  video.addEventListener("playing", () => {
+    sound.hidden = !video.muted;
+  });
+  window.addEventListener("pagehide", disconnect);
+
+  // --- Live events (SSE) ----------------------------------------------------------------------
+
+  function setFeatured(next) {
+    featured = next;
+    card.hidden = !next;
+    if (!next) return;
+    $("card-title").textContent = next.title;
+    $("card-price").textContent = next.price_text;
+    const photo = $("card-photo");
+    photo.hidden = !next.photo_url;
+    if (next.photo_url) photo.src = next.photo_url.replace(/\.jpg$/, "-thumb.jpg");
+    buy.href = next.order_url.replace("&embed=1", "");
+    setStock(next);
+  }
+
+  function setStock(stock) {
+    if (!featured || stock.listing_id !== featured.listing_id) return;
+    Object.assign(featured, stock);
+    $("card-stock").textContent = stock.stock_text;
+    buy.setAttribute("aria-disabled", String(!stock.on_sale));
+  }
+
+  const events = new EventSource(`/api/v1/streams/${d.stream}/events?lang=${encodeURIComponent(d.lang)}`);
+  const on = (name, handle) => events.addEventListener(name, (event) => handle(JSON.parse(event.data)));
+  on("state", (state) => {
+    setFeatured(state.featured);
+    $("live-viewers").textContent = fill(d.tWatching, state.viewers);
+    $("live-orders").textContent = fill(d.tOrders, state.orders);
+    setStatus(state.status);
+  });
+  on("status", (event) => setStatus(event.status));
+  on("featured", (event) => setFeatured(event.featured));
+  on("stock", setStock);
+  on("viewers", (event) => ($("live-viewers").textContent = fill(d.tWatching, event.count)));
+  on("orders", (event) => ($("live-orders").textContent = fill(d.tOrders, event.count)));
+
+  // --- The order sheet ------------------------------------------------------------------------
+
+  buy.addEventListener("click", (event) => {
+    if (!featured || !sheet.showModal) return; // No <dialog>: follow the link to the order page.
+    event.preventDefault();
+    if (!featured.on_sale) return;
+    frame.src = featured.order_url;
+    sheet.showModal();
+  });
+  $("sheet-close").addEventListener("click", () => {
+    sheet.close();
+    frame.removeAttribute("src");
+  });
+})();
