@@ -45,6 +45,18 @@ async function framesDecoded(page) {
   });
 }
 
+/** The MIME type of the video codec the page's newest peer connection decodes. */
+async function videoCodec(page) {
+  return page.evaluate(async () => {
+    const stats = await window.__peers.at(-1).getStats();
+    let codec = "";
+    stats.forEach((report) => {
+      if (report.type === "inbound-rtp" && report.kind === "video") codec = stats.get(report.codecId)?.mimeType ?? "";
+    });
+    return codec;
+  });
+}
+
 async function api(path, init = {}) {
   const response = await fetch(`${server.base}/api/v1${path}`, {
     ...init,
@@ -100,6 +112,8 @@ test("a camera publishes, two buyers watch, and an order from the card moves the
     const now = await Promise.all(buyers.map(framesDecoded));
     return now.every((frames, i) => frames > first[i] + 10);
   }, "frames keep decoding on both pages");
+  // Every phone decodes H.264 in hardware: the relay prefers it when the camera offers it.
+  assert.equal(await videoCodec(buyers[0]), "video/H264");
   await buyers[1].screenshot({ path: join(artifacts, "live-buyer-en.png") });
 
   // The farmer features the eggs: both cards change.

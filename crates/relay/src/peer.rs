@@ -57,21 +57,47 @@ pub fn random_u32() -> u32 {
     u32::from_le_bytes(bytes)
 }
 
-/// The video codecs a publisher may send, best first. H.264 constrained baseline comes first so
-/// that every phone can decode the stream without the relay transcoding anything.
-fn video_codecs() -> Vec<RTCRtpCodec> {
-    let h264 = |profile: &str| RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.to_owned(),
+/// The one video codec a publisher will send, chosen from its offer: H.264 constrained baseline
+/// first (then baseline), so that every phone decodes the stream without the relay transcoding
+/// anything; VP8 from a publisher that offers no H.264.
+///
+/// Answers keep the offer's codec order, and a browser offers VP8 first, so preferring H.264 means
+/// offering the stack nothing else: the publisher's media engine gets exactly this codec, with the
+/// offer's own format parameters so the match is exact.
+pub fn choose_video_codec(offer: &str) -> Option<RTCRtpCodec> {
+    let mut rtpmaps: Vec<(&str, &str)> = Vec::new();
+    let mut fmtps: Vec<(&str, &str)> = Vec::new();
+    for line in offer.lines() {
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("a=rtpmap:") {
+            if let Some((pt, codec)) = rest.split_once(' ') {
+                rtpmaps.push((pt, codec));
+            }
+        } else if let Some(rest) = line.strip_prefix("a=fmtp:")
+            && let Some((pt, params)) = rest.split_once(' ')
+        {
+            fmtps.push((pt, params));
+        }
+    }
+    let fmtp = |pt: &str| fmtps.iter().find(|(p, _)| *p == pt).map_or("", |(_, f)| f);
+    let h264 = |profile: &str| {
+        rtpmaps.iter().filter(|(_, codec)| codec.eq_ignore_ascii_case("H264/90000")).map(|(pt, _)| fmtp(pt)).find(|params| {
+            let has = |key: &str, value: &str| params.split(';').any(|kv| kv.trim().eq_ignore_ascii_case(&format!("{key}={value}")));
+            let profile_ok = params.split(';').filter_map(|kv| kv.trim().strip_prefix("profile-level-id=")).any(|id| id.len() == 6 && id[..4].eq_ignore_ascii_case(profile));
+            profile_ok && has("packetization-mode", "1")
+        })
+    };
+    let video = |mime: &str, fmtp: &str| RTCRtpCodec {
+        mime_type: mime.to_owned(),
         clock_rate: 90_000,
         channels: 0,
-        sdp_fmtp_line: format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"),
+        sdp_fmtp_line: fmtp.to_owned(),
         rtcp_feedback: video_feedback(),
     };
-    vec![
-        h264("42e01f"),
-        h264("42001f"),
-        RTCRtpCodec { mime_type: MIME_TYPE_VP8.to_owned(), clock_rate: 90_000, channels: 0, sdp_fmtp_line: String::new(), rtcp_feedback: video_feedback() },
-    ]
+    if let Some(params) = h264("42e0").or_else(|| h264("4200")) {
+        return Some(video(MIME_TYPE_H264, params));
+    }
+    rtpmaps.iter().any(|(_, codec)| codec.eq_ignore_ascii_case("VP8/90000")).then(|| video(MIME_TYPE_VP8, ""))
 }
 
 fn opus() -> RTCRtpCodec {
@@ -111,13 +137,12 @@ pub struct StreamCodecs {
     pub audio: Option<RTCRtpCodec>,
 }
 
-/// The media engine for a publisher: every codec the relay forwards.
-fn publisher_media() -> Result<MediaEngine, Error> {
+/// The media engine for a publisher: the video codec chosen from its offer, and Opus.
+fn publisher_media(video: Option<RTCRtpCodec>) -> Result<MediaEngine, Error> {
     let mut media = MediaEngine::default();
-    for (i, codec) in video_codecs().into_iter().enumerate() {
-        let pt = VIDEO_PT + 2 * i as u8;
-        media.register_codec(RTCRtpCodecParameters { rtp_codec: codec, payload_type: pt }, RtpCodecKind::Video)?;
-        media.register_codec(rtx(pt + 1, pt), RtpCodecKind::Video)?;
+    if let Some(video) = video {
+        media.register_codec(RTCRtpCodecParameters { rtp_codec: video, payload_type: VIDEO_PT }, RtpCodecKind::Video)?;
+        media.register_codec(rtx(VIDEO_PT + 1, VIDEO_PT), RtpCodecKind::Video)?;
     }
     media.register_codec(RTCRtpCodecParameters { rtp_codec: opus(), payload_type: AUDIO_PT }, RtpCodecKind::Audio)?;
     Ok(media)
@@ -163,7 +188,7 @@ pub fn build(now: Instant, ice: &IceCredentials, media: MediaEngine) -> Result<R
 
 /// Negotiates a publisher's offer; returns the connection and the answer.
 pub fn answer_publisher(now: Instant, ice: &IceCredentials, local: SocketAddr, offer: &str) -> Result<(RTCPeerConnection, String), RelayError> {
-    let mut pc = build(now, ice, publisher_media().map_err(internal)?)?;
+    let mut pc = build(now, ice, publisher_media(choose_video_codec(offer)).map_err(internal)?)?;
     let answer = negotiate(&mut pc, now, local, offer)?;
     Ok((pc, answer))
 }
@@ -266,4 +291,38 @@ impl Interceptor for KeyframeRequests {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(lines: &[&str]) -> String {
+        lines.iter().map(|l| format!("{l}\r\n")).collect()
+    }
+
+    #[test]
+    fn h264_constrained_baseline_wins_then_baseline_then_vp8() {
+        let all = offer(&[
+            "a=rtpmap:96 VP8/90000",
+            "a=rtpmap:102 H264/90000",
+            "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+            "a=rtpmap:104 H264/90000",
+            "a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f",
+            "a=rtpmap:108 H264/90000",
+            "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        ]);
+        let chosen = choose_video_codec(&all).unwrap();
+        assert_eq!(chosen.mime_type, MIME_TYPE_H264);
+        assert!(chosen.sdp_fmtp_line.contains("profile-level-id=42e01f") && chosen.sdp_fmtp_line.contains("packetization-mode=1"));
+
+        let baseline = offer(&["a=rtpmap:96 VP8/90000", "a=rtpmap:102 H264/90000", "a=fmtp:102 packetization-mode=1;profile-level-id=42001f"]);
+        assert!(choose_video_codec(&baseline).unwrap().sdp_fmtp_line.contains("42001f"));
+
+        // Single-NAL H.264 (packetization-mode 0) and High profile are not what the relay forwards.
+        let vp8 = offer(&["a=rtpmap:102 H264/90000", "a=fmtp:102 packetization-mode=0;profile-level-id=42e01f", "a=rtpmap:96 VP8/90000"]);
+        assert_eq!(choose_video_codec(&vp8).unwrap().mime_type, MIME_TYPE_VP8);
+        assert_eq!(choose_video_codec(&offer(&["a=rtpmap:100 H264/90000", "a=fmtp:100 packetization-mode=1;profile-level-id=640c1f"])), None);
+        assert_eq!(choose_video_codec(&offer(&["a=rtpmap:111 opus/48000/2"])), None);
+    }
 }

@@ -443,3 +443,35 @@ fn capacity_limits_refuse_new_sessions_without_hurting_existing_ones() {
     world.run(1_000);
     assert_eq!(world.sfu.viewers("corn"), 2);
 }
+
+/// Chromium's real offers, captured from Debian's Chromium 156 (`tests/fixtures`).
+const CHROMIUM_WHIP_OFFER: &str = include_str!("fixtures/chromium-whip-offer.sdp");
+const CHROMIUM_WHEP_OFFER: &str = include_str!("fixtures/chromium-whep-offer.sdp");
+
+/// The payload types of the first audio and video m-lines of an SDP, in order.
+fn payload_types(sdp: &str, media: &str) -> Vec<String> {
+    sdp.lines().find(|l| l.starts_with(&format!("m={media} "))).map(|l| l.split(' ').skip(3).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+fn rtpmap<'a>(sdp: &'a str, pt: &str) -> &'a str {
+    sdp.lines().find_map(|l| l.strip_prefix(&format!("a=rtpmap:{pt} "))).unwrap_or("")
+}
+
+#[test]
+fn a_browser_offer_is_answered_with_h264_first_and_only_codecs_the_relay_forwards() {
+    let mut sfu = Sfu::new(RELAY.parse().unwrap(), Limits::default());
+    let answer = sfu.publish(Instant::now(), "corn", CHROMIUM_WHIP_OFFER).unwrap();
+    let video = payload_types(&answer.sdp, "video");
+    assert!(!video.is_empty(), "{}", answer.sdp);
+    assert_eq!(rtpmap(&answer.sdp, &video[0]), "H264/90000", "H.264 comes first: {video:?}\n{}", answer.sdp);
+    for pt in &video {
+        let codec = rtpmap(&answer.sdp, pt);
+        assert!(["H264/90000", "VP8/90000", "rtx/90000"].contains(&codec), "{codec} is not forwarded");
+    }
+    let audio = payload_types(&answer.sdp, "audio");
+    assert_eq!(rtpmap(&answer.sdp, &audio[0]), "opus/48000/2");
+    assert!(answer.sdp.contains("a=ice-lite"), "the relay says it is ICE-lite");
+    assert!(answer.sdp.contains("a=candidate:") && answer.sdp.contains("10.0.0.1 3478 typ host"), "{}", answer.sdp);
+    // A browser's WHEP offer is a valid offer too, but there is nothing to play yet.
+    assert_eq!(sfu.play(Instant::now(), "corn", CHROMIUM_WHEP_OFFER).unwrap_err(), RelayError::NotLive);
+}

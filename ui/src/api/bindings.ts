@@ -173,7 +173,7 @@ export type OrderAction = "confirm" | "pack" | "ship" | "mark_ready" | "deliver"
 /**
  * The input field a refusal is about, so that a form can show the message next to it.
  */
-export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code" | "farmer" | "channel" | "idempotency_key";
+export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code" | "farmer" | "channel" | "idempotency_key" | "listings" | "featured";
 
 /**
  * One field's problem, as the front end sees it.
@@ -349,4 +349,7 @@ export const DOMAIN_ERROR_CODES = [
   "invalid_listing_status",
   "overpaid",
   "not_payable",
+  "duplicate",
+  "not_in_stream",
+  "stream_ended",
 ] as const;

@@ -32,6 +32,33 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(whip, whip_options)).routes(routes!(whep, whep_options)).routes(routes!(trickle, delete))
 }
 
+/// Says what the endpoint takes and which ICE servers to use (`Accept-Post`, `Link`).
+#[utoipa::path(options, path = "/streams/{id}/whip", tag = "live", params(("id" = StreamId, Path)), responses((status = 204)))]
+async fn whip_options() -> StatusCode {
+    // The headers are added by `options_headers`, which also sees the CORS layer's answers.
+    StatusCode::NO_CONTENT
+}
+
+/// Says what the endpoint takes and which ICE servers to use (`Accept-Post`, `Link`).
+#[utoipa::path(options, path = "/streams/{id}/whep", tag = "live", params(("id" = StreamId, Path)), responses((status = 204)))]
+async fn whep_options() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// `OPTIONS` on the WHIP and WHEP endpoints says what they take and which ICE servers to use
+/// (RFC 9725 §4.4). The CORS layer answers every `OPTIONS` itself, so this adds to its answer.
+pub async fn options_headers(State(state): State<AppState>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_endpoint = request.method() == axum::http::Method::OPTIONS
+        && (request.uri().path().ends_with("/whip") || request.uri().path().ends_with("/whep"));
+    let mut response = next.run(request).await;
+    if is_endpoint {
+        let headers = response.headers_mut();
+        headers.insert(header::HeaderName::from_static("accept-post"), HeaderValue::from_static(SDP));
+        ice_server_links(&state, headers);
+    }
+    response
+}
+
 /// Publishes the stream's camera (WHIP). The body is the SDP offer.
 #[utoipa::path(post, path = "/streams/{id}/whip", tag = "live", params(("id" = StreamId, Path)),
     request_body(content = String, content_type = "application/sdp"),
@@ -64,17 +91,6 @@ async fn whep(State(state): State<AppState>, ApiPath(id): ApiPath<StreamId>, hea
     check_open(stream.status).map_err(|e| MarketError::Refused(vec![e]))?;
     let answer = state.live().relay().play(&id.to_string(), offer).await.map_err(relay_error)?;
     Ok(created(&state, id, answer))
-}
-
-/// Says what the endpoint takes and which ICE servers to use (RFC 9725 §4.4).
-#[utoipa::path(options, path = "/streams/{id}/whip", tag = "live", params(("id" = StreamId, Path)), responses((status = 204)))]
-async fn whip_options(State(state): State<AppState>) -> Response {
-    options(&state)
-}
-
-#[utoipa::path(options, path = "/streams/{id}/whep", tag = "live", params(("id" = StreamId, Path)), responses((status = 204)))]
-async fn whep_options(State(state): State<AppState>) -> Response {
-    options(&state)
 }
 
 /// Trickles ICE candidates into a session (RFC 8840 fragment). ICE restarts are not supported:
@@ -153,14 +169,6 @@ fn created(state: &AppState, id: StreamId, answer: relay::Answer) -> Response {
         headers.insert(header::ETAG, etag);
     }
     headers.insert(header::HeaderName::from_static("accept-patch"), HeaderValue::from_static(SDPFRAG));
-    ice_server_links(state, headers);
-    response
-}
-
-fn options(state: &AppState) -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::HeaderName::from_static("accept-post"), HeaderValue::from_static(SDP));
     ice_server_links(state, headers);
     response
 }

@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
         })
+        .layer(middleware::from_fn_with_state(state.clone(), media::options_headers))
         .layer(middleware::from_fn(payload_limit_as_json))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), track))
