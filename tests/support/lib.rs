@@ -31,6 +31,11 @@ impl Guard {
         Ok(Guard { child, name: name.to_owned() })
     }
 
+    /// Takes over a child started elsewhere (with its pipes already taken).
+    pub fn adopt(name: &str, child: Child) -> Guard {
+        Guard { child, name: name.to_owned() }
+    }
+
     pub fn id(&self) -> u32 {
         self.child.id()
     }
@@ -269,4 +274,30 @@ impl DeviceCli {
         anyhow::ensure!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr).trim());
         Ok(serde_json::from_slice(&output.stdout)?)
     }
+}
+
+/// The aiortc version the independent-peer test runs; pinned so a release cannot change the test.
+pub const AIORTC: &str = "aiortc==1.16.0";
+
+/// A Python with aiortc, in a venv under `target/` that is made on first use (about 15 s) and
+/// reused after. `FIELDCAST_PYTHON` picks the interpreter that makes it.
+pub fn aiortc_python() -> anyhow::Result<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/aiortc-venv");
+    let python = venv.join("bin/python");
+    let ready = |python: &Path| Command::new(python).args(["-c", "import aiortc"]).output().is_ok_and(|o| o.status.success());
+    if ready(&python) {
+        return Ok(python);
+    }
+    let base = std::env::var("FIELDCAST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = Command::new(&base).args(["-m", "venv", "--clear"]).arg(&venv).status().with_context(|| format!("running {base} -m venv"))?;
+    anyhow::ensure!(status.success(), "{base} -m venv failed (Debian needs the python3-venv package)");
+    let status = Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", AIORTC]).status()?;
+    anyhow::ensure!(status.success(), "pip install {AIORTC} failed");
+    anyhow::ensure!(ready(&python), "aiortc does not import in {}", venv.display());
+    Ok(python)
+}
+
+/// The repository's `tests/` directory.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

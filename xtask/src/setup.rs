@@ -25,8 +25,9 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// System packages the tests need: a virtual display, the WebKit WebDriver, a D-Bus session for
-/// WebKit, Chromium for the buyer-side browser tests, and a small CJK font so that screenshots of
-/// Chinese screens show characters instead of boxes on a bare server.
+/// WebKit, Chromium for the buyer-side browser tests, a small CJK font so that screenshots of
+/// Chinese screens show characters instead of boxes on a bare server, and Python with venv for the
+/// aiortc peer in the live test.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -36,6 +37,8 @@ const TEST_PACKAGES: &[&str] = &[
     "chromium",
     "imagemagick",
     "fonts-wqy-microhei",
+    "python3",
+    "python3-venv",
 ];
 
 /// The tauri-driver version the app end-to-end tests use.

@@ -137,6 +137,25 @@ pub struct StreamCodecs {
     pub audio: Option<RTCRtpCodec>,
 }
 
+impl StreamCodecs {
+    /// What a viewer's connection negotiates: the stream's codecs, and for a kind the stream does
+    /// not carry (a camera without a microphone) a stand-in that never sends. Answering every
+    /// section the viewer offered keeps rejected sections out of the answer, which some stacks
+    /// (aiortc) cannot take.
+    pub fn for_viewers(&self) -> StreamCodecs {
+        StreamCodecs {
+            video: Some(self.video.clone().unwrap_or_else(|| RTCRtpCodec {
+                mime_type: MIME_TYPE_VP8.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: video_feedback(),
+            })),
+            audio: Some(self.audio.clone().unwrap_or_else(opus)),
+        }
+    }
+}
+
 /// The media engine for a publisher: the video codec chosen from its offer, and Opus.
 fn publisher_media(video: Option<RTCRtpCodec>) -> Result<MediaEngine, Error> {
     let mut media = MediaEngine::default();

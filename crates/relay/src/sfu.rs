@@ -184,7 +184,7 @@ impl Sfu {
             return Err(RelayError::NoMedia);
         }
         if let Some(old) = self.streams.get(stream).and_then(|s| s.publisher) {
-            self.remove(now, old, EndReason::Replaced);
+            self.remove(old, EndReason::Replaced);
         }
         let key = self.insert(now, stream, SessionRole::Publisher(Publishing::default()), pc, ice, offer);
         let entry = self.streams.entry(self.sessions[&key].stream.clone()).or_default();
@@ -208,7 +208,8 @@ impl Sfu {
         if entry.viewers.len() >= self.limits.max_viewers_per_stream {
             return Err(RelayError::Full);
         }
-        let codecs = entry.codecs.clone();
+        let entry_has_video = entry.codecs.video.is_some();
+        let codecs = entry.codecs.for_viewers();
         let mut tracks = Vec::new();
         let mut wanted = Vec::new();
         for (kind, codec) in [(RtpCodecKind::Video, &codecs.video), (RtpCodecKind::Audio, &codecs.audio)] {
@@ -254,7 +255,7 @@ impl Sfu {
         }
         // A viewer that cannot take the stream's video would see nothing: say so rather than
         // connect a black screen.
-        if codecs.video.is_some() && viewing.video.is_none() || viewing.video.is_none() && viewing.audio.is_none() {
+        if entry_has_video && viewing.video.is_none() || viewing.video.is_none() && viewing.audio.is_none() {
             let _ = pc.close();
             return Err(RelayError::CodecUnsupported);
         }
@@ -304,27 +305,27 @@ impl Sfu {
     }
 
     /// Ends one session (`DELETE`).
-    pub fn end_session(&mut self, now: Instant, id: SessionId) -> Result<SessionInfo, RelayError> {
+    pub fn end_session(&mut self, id: SessionId) -> Result<SessionInfo, RelayError> {
         let key = *self.ids.get(&id).ok_or(RelayError::UnknownSession)?;
         let info = info(&self.sessions[&key]);
-        self.remove(now, key, EndReason::Ended);
+        self.remove(key, EndReason::Ended);
         Ok(info)
     }
 
     /// Ends a stream: its publisher and every viewer.
-    pub fn end_stream(&mut self, now: Instant, stream: &str) {
+    pub fn end_stream(&mut self, stream: &str) {
         let Some(entry) = self.streams.get(stream) else { return };
         let keys: Vec<Key> = entry.publisher.into_iter().chain(entry.viewers.iter().copied()).collect();
         for key in keys {
-            self.remove(now, key, EndReason::Ended);
+            self.remove(key, EndReason::Ended);
         }
     }
 
     /// Ends every stream: the relay is shutting down.
-    pub fn end_all(&mut self, now: Instant) {
+    pub fn end_all(&mut self) {
         let streams: Vec<Arc<str>> = self.streams.keys().cloned().collect();
         for stream in streams {
-            self.end_stream(now, &stream);
+            self.end_stream(&stream);
         }
     }
 
@@ -534,7 +535,7 @@ impl Sfu {
             self.request_keyframe(now, &stream);
         }
         if let Some(reason) = closing {
-            self.remove(now, key, reason);
+            self.remove(key, reason);
         }
     }
 
@@ -603,17 +604,13 @@ impl Sfu {
             .sessions
             .iter()
             .filter_map(|(key, s)| {
-                if !s.connected && now.saturating_duration_since(s.created) > self.limits.connect_timeout {
-                    Some((*key, EndReason::Failed))
-                } else if s.connected && now.saturating_duration_since(s.last_heard) > self.limits.idle_timeout {
-                    Some((*key, EndReason::Failed))
-                } else {
-                    None
-                }
+                let never_connected = !s.connected && now.saturating_duration_since(s.created) > self.limits.connect_timeout;
+                let went_quiet = s.connected && now.saturating_duration_since(s.last_heard) > self.limits.idle_timeout;
+                (never_connected || went_quiet).then_some((*key, EndReason::Failed))
             })
             .collect();
         for (key, reason) in expired {
-            self.remove(now, key, reason);
+            self.remove(key, reason);
         }
         if self.sessions.is_empty() {
             self.next_tick = None;
@@ -626,7 +623,7 @@ impl Sfu {
     }
 
     /// Closes a session and forgets it; a publisher takes its viewers with it.
-    fn remove(&mut self, now: Instant, key: Key, reason: EndReason) {
+    fn remove(&mut self, key: Key, reason: EndReason) {
         let Some(mut session) = self.sessions.remove(&key) else { return };
         let _ = session.pc.close();
         while let Some(out) = session.pc.poll_write() {
@@ -648,7 +645,7 @@ impl Sfu {
                     let viewers = std::mem::take(&mut entry.viewers);
                     self.events.push_back(RelayEvent::PublisherGone { stream: stream.to_string(), reason });
                     for viewer in viewers {
-                        self.remove(now, viewer, EndReason::PublisherGone);
+                        self.remove(viewer, EndReason::PublisherGone);
                     }
                     self.events.push_back(RelayEvent::Viewers { stream: stream.to_string(), count: 0 });
                 }

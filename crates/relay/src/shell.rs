@@ -182,7 +182,7 @@ async fn run(socket: UdpSocket, mut sfu: Sfu, mut commands: mpsc::Receiver<Comma
         }
     }
     // Every handle is gone: close what is open, say goodbye on the wire, and let the socket go.
-    sfu.end_all(Instant::now());
+    sfu.end_all();
     send_all(&socket, &mut sfu, &mut send_errors).await;
 }
 
@@ -202,10 +202,10 @@ fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
             let _ = reply.send(sfu.session(session));
         }
         Command::End { session, reply } => {
-            let _ = reply.send(sfu.end_session(now, session));
+            let _ = reply.send(sfu.end_session(session));
         }
         Command::EndStream { stream, reply } => {
-            sfu.end_stream(now, &stream);
+            sfu.end_stream(&stream);
             let _ = reply.send(());
         }
         Command::StreamState { stream, reply } => {

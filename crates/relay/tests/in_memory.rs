@@ -379,15 +379,15 @@ fn sessions_end_cleanly_and_leave_nothing_behind() {
 
     // Viewers leave by DELETE; the count follows.
     for answer in &viewers[..10] {
-        let info = world.sfu.end_session(world.now, answer.session).unwrap();
+        let info = world.sfu.end_session(answer.session).unwrap();
         assert_eq!(info.role, Role::Viewer);
     }
     world.run(100);
     assert_eq!(world.viewers_event("corn"), Some(10));
-    assert_eq!(world.sfu.end_session(world.now, viewers[0].session), Err(RelayError::UnknownSession));
+    assert_eq!(world.sfu.end_session(viewers[0].session), Err(RelayError::UnknownSession));
 
     // The publisher leaving takes the remaining viewers with it.
-    world.sfu.end_session(world.now, publisher.session).unwrap();
+    world.sfu.end_session(publisher.session).unwrap();
     world.run(100);
     assert!(world.events.contains(&RelayEvent::PublisherGone { stream: "corn".into(), reason: EndReason::Ended }));
     let stats = world.sfu.stats();
