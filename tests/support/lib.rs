@@ -136,6 +136,11 @@ pub struct MarketServer {
 
 impl MarketServer {
     pub fn start_demo() -> anyhow::Result<MarketServer> {
+        MarketServer::start_demo_with(&[])
+    }
+
+    /// The demo server with extra `serve` flags.
+    pub fn start_demo_with(extra: &[&str]) -> anyhow::Result<MarketServer> {
         let binary = required_env("FIELDCAST_MARKET_BIN")?;
         let data = tempfile::tempdir()?;
         let port = free_port()?;
@@ -144,6 +149,7 @@ impl MarketServer {
             Command::new(&binary)
                 .args(["serve", "--demo", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
                 .arg(data.path())
+                .args(extra)
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null()),
         )?;
@@ -153,6 +159,10 @@ impl MarketServer {
         })?;
         let demo = serde_json::from_slice(&std::fs::read(&demo_file)?)?;
         Ok(MarketServer { _process: process, _data: data, base: format!("http://127.0.0.1:{port}"), demo })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self._process.id()
     }
 
     pub fn farmer_pairing_code(&self) -> anyhow::Result<String> {
@@ -300,4 +310,32 @@ pub fn aiortc_python() -> anyhow::Result<PathBuf> {
 /// The repository's `tests/` directory.
 pub fn tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the operating system says a process holds: open file descriptors (sockets among them),
+/// threads, and resident memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessUsage {
+    pub fds: usize,
+    pub threads: usize,
+    pub rss_kib: u64,
+}
+
+impl ProcessUsage {
+    pub fn of(pid: u32) -> anyhow::Result<ProcessUsage> {
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))?.count();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| -> anyhow::Result<u64> {
+            let line = status.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name} in /proc/{pid}/status"))?;
+            Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+        };
+        Ok(ProcessUsage { fds, threads: field("Threads:")? as usize, rss_kib: field("VmRSS:")? })
+    }
+}
+
+/// One value from the server's Prometheus `/metrics`.
+pub fn metric(base: &str, name: &str) -> anyhow::Result<f64> {
+    let text = http_get(&format!("{base}/metrics"), "")?;
+    let line = text.lines().find(|l| l.split_whitespace().next() == Some(name)).with_context(|| format!("no metric {name}"))?;
+    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
 }

@@ -59,11 +59,19 @@ pub struct MediaConfig {
     pub advertise: Option<std::net::IpAddr>,
     /// STUN/TURN URLs clients may use, sent as `Link: rel="ice-server"` headers.
     pub ice_servers: Vec<String>,
+    /// A connected camera or viewer that sends nothing for this long is gone (browsers send a
+    /// consent check every few seconds).
+    pub idle_timeout: std::time::Duration,
 }
 
 impl Default for MediaConfig {
     fn default() -> MediaConfig {
-        MediaConfig { bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), advertise: None, ice_servers: Vec::new() }
+        MediaConfig {
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            ice_servers: Vec::new(),
+            idle_timeout: relay::Limits::default().idle_timeout,
+        }
     }
 }
 
@@ -144,6 +152,7 @@ impl AppState {
         let market = Arc::new(Marketplace::new(Arc::new(storage), clock, key));
         let mut relay_config = relay::RelayConfig::new(config.media.bind);
         relay_config.advertise = config.media.advertise;
+        relay_config.limits.idle_timeout = config.media.idle_timeout;
         let relay = relay::Relay::start(relay_config).with_context(|| format!("starting the live relay on udp {}", config.media.bind))?;
         let live = live::Live::start(market.clone(), relay);
         Ok(AppState {

@@ -78,6 +78,9 @@ struct Serve {
     /// A STUN or TURN URL for WHIP/WHEP clients (repeatable), sent as `Link: rel="ice-server"`.
     #[arg(long = "ice-server")]
     ice_servers: Vec<String>,
+    /// Seconds after which a camera or viewer that sends nothing is dropped.
+    #[arg(long, default_value_t = 20)]
+    media_idle_timeout: u64,
     /// Inject a fault on purpose (tests only), e.g. `lose-push-responses=1`.
     #[arg(long, hide = true, value_parser = market::Failpoints::parse)]
     failpoint: Option<market::Failpoints>,
@@ -151,7 +154,12 @@ async fn run_server(args: Serve) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{local}"));
-    let media = market::MediaConfig { bind: args.media_addr.unwrap_or(local), advertise: args.media_ip, ice_servers: args.ice_servers };
+    let media = market::MediaConfig {
+        bind: args.media_addr.unwrap_or(local),
+        advertise: args.media_ip,
+        ice_servers: args.ice_servers,
+        idle_timeout: std::time::Duration::from_secs(args.media_idle_timeout.max(1)),
+    };
     let config = Config {
         order_rate_per_minute: args.order_rate,
         pairing_rate_per_minute: args.pairing_rate,

@@ -162,6 +162,30 @@ async fn metrics(State(state): State<AppState>) -> Response {
     text.push_str("# HELP fieldcast_storage_writes_total Writes committed; writes per commit is the group size.\n");
     text.push_str("# TYPE fieldcast_storage_writes_total counter\n");
     text.push_str(&format!("fieldcast_storage_writes_total {}\n", stats.writes));
+    if let Ok(relay) = state.live().relay().stats().await {
+        let gauges = [
+            ("relay_sessions", "Live sessions (cameras and viewers) the relay holds.", relay.sessions as u64),
+            ("relay_streams", "Streams with a camera or a viewer.", relay.streams as u64),
+            ("relay_routes", "Client addresses the relay routes datagrams from.", relay.routes as u64),
+            ("relay_timers", "Deadlines queued in the relay (includes stale ones not yet reclaimed).", relay.timers as u64),
+        ];
+        let counters = [
+            ("relay_forwarded_packets_total", "RTP packets written to viewers.", relay.forwarded),
+            ("relay_bytes_out_total", "Bytes of forwarded media.", relay.bytes_out),
+            ("relay_rtp_in_total", "RTP packets received from cameras.", relay.rtp_in),
+            ("relay_keyframe_requests_total", "Keyframe requests sent to cameras.", relay.keyframe_requests),
+            ("relay_send_errors_total", "Datagrams the socket refused to send.", relay.send_errors),
+            ("relay_unroutable_total", "Datagrams from unknown addresses, dropped.", relay.unroutable),
+        ];
+        for (name, help, value) in gauges {
+            text.push_str(&format!("# HELP fieldcast_{name} {help}\n# TYPE fieldcast_{name} gauge\nfieldcast_{name} {value}\n"));
+        }
+        for (name, help, value) in counters {
+            text.push_str(&format!("# HELP fieldcast_{name} {help}\n# TYPE fieldcast_{name} counter\nfieldcast_{name} {value}\n"));
+        }
+    }
+    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    text.push_str(&format!("# HELP fieldcast_tasks Tasks alive on the server's runtime.\n# TYPE fieldcast_tasks gauge\nfieldcast_tasks {tasks}\n"));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

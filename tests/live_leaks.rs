@@ -1,0 +1,144 @@
+//! The relay over many sessions, against the real server process: 200 viewer sessions opened and
+//! closed give back every socket, task and session; viewers that vanish without a word are dropped
+//! without slowing the ones that stay.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use live_probe::{Media, Peer};
+use serde_json::{Value, json};
+use tests::{MarketServer, ProcessUsage, install_crypto, metric};
+
+/// Connects a viewer and waits until media reaches it.
+async fn viewer(http: &reqwest::Client, whep: &str) -> anyhow::Result<Peer> {
+    let peer = live_probe::play(http, whep).await?;
+    peer.connected(Duration::from_secs(20)).await?;
+    peer.packets_at_least(1, Duration::from_secs(20)).await?;
+    Ok(peer)
+}
+
+/// Waits until the server's metric reaches `value`.
+async fn metric_reaches(base: &str, name: &str, value: f64) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        let now = metric(base, name)?;
+        if now == value {
+            return Ok(());
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "{name} stayed at {now}, expected {value}");
+        tick.tick().await;
+    }
+}
+
+struct Live {
+    server: MarketServer,
+    http: reqwest::Client,
+    whep: String,
+    camera: Peer,
+}
+
+async fn live_stream(server: MarketServer) -> anyhow::Result<Live> {
+    install_crypto();
+    let http = reqwest::Client::new();
+    let token = server.demo["farmer"]["token"].as_str().context("token")?.to_owned();
+    let stream: Value = http
+        .post(format!("{}/api/v1/streams", server.base))
+        .bearer_auth(&token)
+        .json(&json!({ "title": "Many viewers", "listing_ids": [server.demo["listings"][0]["id"]] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let camera = live_probe::publish(&http, stream["whip_url"].as_str().context("whip")?, stream["publish_token"].as_str().context("token")?, Media::phone()).await?;
+    camera.connected(Duration::from_secs(20)).await?;
+    let whep = stream["whep_url"].as_str().context("whep")?.to_owned();
+    Ok(Live { server, http, whep, camera })
+}
+
+#[test]
+fn two_hundred_viewer_sessions_give_back_their_sockets_tasks_and_memory() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let live = live_stream(MarketServer::start_demo()?).await?;
+        let (base, pid) = (live.server.base.clone(), live.server.pid());
+        // Warm up: the first sessions size the allocator's pools and the relay's maps.
+        for _ in 0..2 {
+            let peers = futures(&live, 20).await?;
+            for peer in peers {
+                peer.close().await?;
+            }
+        }
+        metric_reaches(&base, "fieldcast_relay_sessions", 1.0).await?;
+        let before = ProcessUsage::of(pid)?;
+        let tasks_before = metric(&base, "fieldcast_tasks")?;
+
+        let mut opened = 0;
+        while opened < 200 {
+            let peers = futures(&live, 20).await?;
+            opened += peers.len();
+            assert_eq!(metric(&base, "fieldcast_relay_sessions")?, 21.0);
+            for peer in peers {
+                peer.close().await?;
+            }
+        }
+        metric_reaches(&base, "fieldcast_relay_sessions", 1.0).await?;
+        metric_reaches(&base, "fieldcast_relay_streams", 1.0).await?;
+        let after = ProcessUsage::of(pid)?;
+        println!("after 200 viewer sessions: {before:?} -> {after:?}");
+        assert_eq!(after.fds, before.fds, "sockets and files come back");
+        assert_eq!(after.threads, before.threads, "no thread is left behind");
+        assert!(after.rss_kib <= before.rss_kib + 4 * 1024, "memory comes back: {} KiB -> {} KiB", before.rss_kib, after.rss_kib);
+        assert_eq!(metric(&base, "fieldcast_tasks")?, tasks_before, "no task is left behind");
+        assert!(metric(&base, "fieldcast_relay_routes")? <= 2.0, "only the camera's addresses stay routed");
+        // The camera never noticed.
+        let sent = live.camera.stats.packets();
+        live.camera.packets_at_least(sent + 20, Duration::from_secs(10)).await?;
+        Ok(())
+    })
+}
+
+/// Opens `n` viewers at once and waits until media reaches each.
+async fn futures(live: &Live, n: usize) -> anyhow::Result<Vec<Peer>> {
+    let mut pending = Vec::new();
+    for _ in 0..n {
+        let (http, whep) = (live.http.clone(), live.whep.clone());
+        pending.push(tokio::spawn(async move { viewer(&http, &whep).await }));
+    }
+    let mut peers = Vec::new();
+    for task in pending {
+        peers.push(task.await??);
+    }
+    Ok(peers)
+}
+
+#[test]
+fn viewers_that_vanish_are_dropped_without_slowing_the_others() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let live = live_stream(MarketServer::start_demo_with(&["--media-idle-timeout", "2"])?).await?;
+        let base = live.server.base.clone();
+        let steady = futures(&live, 5).await?;
+        let gone = futures(&live, 15).await?;
+        assert_eq!(metric(&base, "fieldcast_relay_sessions")?, 21.0);
+        // Fifteen phones lose their network: no DELETE, no consent checks, no RTCP.
+        for peer in gone {
+            peer.vanish().await;
+        }
+        metric_reaches(&base, "fieldcast_relay_sessions", 6.0).await?;
+
+        // The ones that stayed got everything the camera sent meanwhile, give or take what was in
+        // flight when counting.
+        let camera_from = live.camera.stats.packets();
+        let from: Vec<u64> = steady.iter().map(|p| p.stats.packets()).collect();
+        live.camera.packets_at_least(camera_from + 200, Duration::from_secs(30)).await?;
+        let sent = live.camera.stats.packets() - camera_from;
+        for (peer, from) in steady.iter().zip(from) {
+            peer.packets_at_least(from + sent - 10, Duration::from_secs(5)).await?;
+        }
+        for peer in steady {
+            peer.close().await?;
+        }
+        Ok(())
+    })
+}
