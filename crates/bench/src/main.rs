@@ -7,9 +7,11 @@
 //! - `page`: an order link page's response time and its bytes over the wire, compressed, with
 //!   everything it loads except the photo.
 //! - `sync`: a day of offline changes pushed, orders pulled, and a rural link (see `sync.rs`).
+//! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`).
 //!
 //! Each prints one JSON object; `cargo xtask bench` turns them into BENCHMARKS.md.
 
+mod live;
 mod load;
 mod page;
 mod server;
@@ -38,8 +40,14 @@ fn main() -> anyhow::Result<()> {
             let rural: usize = value("--rural-changes").map_or(Ok(1_000), |s| s.parse())?;
             serde_json::to_value(runtime.block_on(sync::measure(&server_bin, changes, rural))?)?
         }
+        Some("live") => {
+            let counts: Vec<usize> = value("--viewers").unwrap_or_else(|| "10,50,200".into()).split(',').map(str::parse).collect::<Result<_, _>>()?;
+            serde_json::to_value(runtime.block_on(live::fanout(&server_bin, &counts, Duration::from_secs(seconds)))?)?
+        }
         _ => {
-            eprintln!("usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N]> [--server-bin PATH]");
+            eprintln!(
+                "usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N] | live [--viewers 10,50,200] [--seconds N]> [--server-bin PATH]"
+            );
             std::process::exit(2);
         }
     };

@@ -20,7 +20,17 @@ impl Server {
     /// sends everything from one address.
     pub fn start(binary: &Path) -> anyhow::Result<Server> {
         let data = tempfile::tempdir()?;
-        let mut child = Command::new(binary)
+        // `FIELDCAST_BENCH_SERVER_CPUS` pins the server to some cores (with `taskset`), so that the
+        // load generator pinned to the others does not share them and the figures vary less.
+        let mut command = match std::env::var("FIELDCAST_BENCH_SERVER_CPUS") {
+            Ok(cpus) => {
+                let mut command = Command::new("taskset");
+                command.args(["-c", &cpus]).arg(binary);
+                command
+            }
+            Err(_) => Command::new(binary),
+        };
+        let mut child = command
             .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--order-rate", "100000000", "--data-dir"])
             .arg(data.path())
             .env("RUST_LOG", "warn")

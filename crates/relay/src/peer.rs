@@ -9,9 +9,12 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, StreamInfo,
+    TaggedPacket,
+};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::configure_twcc_receiver_only;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -181,13 +184,38 @@ fn viewer_media(codecs: &StreamCodecs) -> Result<MediaEngine, Error> {
     Ok(media)
 }
 
+/// Which end of the relay a connection is, for its RTP/RTCP interceptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    /// The relay receives: it asks for what was lost (NACK), reports reception (RR) and gives the
+    /// camera's bandwidth estimate its transport-wide feedback (TWCC).
+    Publisher,
+    /// The relay sends: it resends what a viewer lost (NACK responder), sends sender reports (for
+    /// lip sync), and hands keyframe requests to the relay.
+    Viewer,
+}
+
+/// Each leg gets only the interceptors it needs: every one is a step every packet takes, and the
+/// viewer leg runs once per viewer per packet.
+fn interceptors(leg: Leg, media: &mut MediaEngine) -> Result<Registry, Error> {
+    match leg {
+        Leg::Publisher => {
+            let registry = Registry::new()
+                .with(Slot::NackGenerator, NackGeneratorBuilder::new().build())
+                .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build());
+            configure_twcc_receiver_only(registry, media)
+        }
+        Leg::Viewer => Ok(Registry::new()
+            .with(Slot::NackResponder, NackResponderBuilder::new().build())
+            .with(Slot::SenderReport, SenderReportBuilder::new().build())
+            .with(Slot::from(14_000), KeyframeRequests::default())),
+    }
+}
+
 /// A new relay-side peer connection, not yet negotiated.
-pub fn build(now: Instant, ice: &IceCredentials, media: MediaEngine) -> Result<RTCPeerConnection, RelayError> {
+fn build(now: Instant, ice: &IceCredentials, media: MediaEngine, leg: Leg) -> Result<RTCPeerConnection, RelayError> {
     let mut media = media;
-    // Keyframe requests from viewers must reach the relay, which forwards them to the publisher;
-    // the rest of the RTCP stays with the stack's own NACK, report and bandwidth interceptors.
-    let registry = Registry::new().with(Slot::from(14_000), KeyframeRequests::default());
-    let registry = register_default_interceptors(registry, &mut media).map_err(internal)?;
+    let registry = interceptors(leg, &mut media).map_err(internal)?;
     let settings = SettingEngineBuilder::new()
         // ICE-lite: the relay only answers checks, on one host candidate, which is what lets one
         // socket serve every connection (the request's ufrag says which one it is for).
@@ -207,7 +235,7 @@ pub fn build(now: Instant, ice: &IceCredentials, media: MediaEngine) -> Result<R
 
 /// Negotiates a publisher's offer; returns the connection and the answer.
 pub fn answer_publisher(now: Instant, ice: &IceCredentials, local: SocketAddr, offer: &str) -> Result<(RTCPeerConnection, String), RelayError> {
-    let mut pc = build(now, ice, publisher_media(choose_video_codec(offer)).map_err(internal)?)?;
+    let mut pc = build(now, ice, publisher_media(choose_video_codec(offer)).map_err(internal)?, Leg::Publisher)?;
     let answer = negotiate(&mut pc, now, local, offer)?;
     Ok((pc, answer))
 }
@@ -221,7 +249,7 @@ pub fn answer_viewer(
     codecs: &StreamCodecs,
     tracks: Vec<rtc::media_stream::MediaStreamTrack>,
 ) -> Result<(RTCPeerConnection, String), RelayError> {
-    let mut pc = build(now, ice, viewer_media(codecs).map_err(internal)?)?;
+    let mut pc = build(now, ice, viewer_media(codecs).map_err(internal)?, Leg::Viewer)?;
     for track in tracks {
         pc.add_track(track).map_err(internal)?;
     }

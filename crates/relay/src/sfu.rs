@@ -504,8 +504,12 @@ impl Sfu {
         let mut inbound = std::mem::take(&mut self.inbound);
         while let Some(TaggedRTCMessage { message, .. }) = session.pc.poll_read() {
             match (message, &session.role) {
-                (RTCMessage::RtpPacket(track_id, packet), SessionRole::Publisher(publishing)) => {
+                (RTCMessage::RtpPacket(track_id, mut packet), SessionRole::Publisher(publishing)) => {
                     if let Some(kind) = publishing.tracks.get(&track_id) {
+                        // Extension ids are per leg; each viewer's connection adds the ones its
+                        // leg negotiated. Stripped once here rather than once per viewer.
+                        packet.header.extension = false;
+                        packet.header.extensions.clear();
                         inbound.push((*kind, packet));
                     }
                 }
@@ -553,9 +557,6 @@ impl Sfu {
             let mut copy = packet.clone();
             copy.header.ssrc = out.ssrc;
             copy.header.payload_type = out.payload_type;
-            // Extension ids are per leg; the viewer's connection adds the ones its leg negotiated.
-            copy.header.extension = false;
-            copy.header.extensions.clear();
             let Some(mut sender) = viewer.pc.rtp_sender(out.sender) else { continue };
             match sender.write_rtp(now, copy) {
                 Ok(()) => stats.forwarded += 1,

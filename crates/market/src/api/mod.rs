@@ -173,6 +173,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             ("relay_forwarded_packets_total", "RTP packets written to viewers.", relay.forwarded),
             ("relay_bytes_out_total", "Bytes of forwarded media.", relay.bytes_out),
             ("relay_rtp_in_total", "RTP packets received from cameras.", relay.rtp_in),
+            ("relay_datagrams_in_total", "Datagrams received (media, RTCP, STUN, DTLS).", relay.datagrams_in),
             ("relay_keyframe_requests_total", "Keyframe requests sent to cameras.", relay.keyframe_requests),
             ("relay_send_errors_total", "Datagrams the socket refused to send.", relay.send_errors),
             ("relay_unroutable_total", "Datagrams from unknown addresses, dropped.", relay.unroutable),

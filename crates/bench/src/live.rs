@@ -1,0 +1,127 @@
+//! Live fan-out: one camera at ~500 kbit/s and N viewers that count RTP (not decode), against the
+//! real server process. For each N: the server's CPU time per forwarded packet (all of it: RTCP,
+//! consent checks and timers included, divided by the packets forwarded), its memory per viewer,
+//! and the packets the viewers did not get.
+//!
+//! The viewers run in this process on the same two cores; the CPU figure is the server's own
+//! (from /proc), so it does not count theirs, but they compete for the cores and the caches.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use live_probe::{Media, Peer};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::server::{Server, cpu_seconds, rss_bytes};
+
+#[derive(Debug, Serialize)]
+pub struct Fanout {
+    pub camera: String,
+    pub window_seconds: u64,
+    pub runs: Vec<FanoutRun>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FanoutRun {
+    pub viewers: usize,
+    pub forwarded_packets: u64,
+    pub packets_per_second: f64,
+    pub server_cpu_us_per_packet: f64,
+    pub server_cpu_cores: f64,
+    pub memory_per_viewer_bytes: f64,
+    pub server_rss_bytes: u64,
+    pub packets_lost: u64,
+    pub loss_percent: f64,
+    /// Datagrams the relay received per second (the camera's media, and every viewer's RTCP and
+    /// consent checks).
+    pub datagrams_in_per_second: f64,
+}
+
+/// The server's Prometheus metric `name`.
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<f64> {
+    let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
+    let line = text.lines().find(|l| l.split_whitespace().next() == Some(name)).with_context(|| format!("no metric {name}"))?;
+    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+}
+
+pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> anyhow::Result<Fanout> {
+    let server = Server::start(server_bin)?;
+    let http = reqwest::Client::new();
+    let token = server.demo["farmer"]["token"].as_str().context("token")?;
+    let stream: Value = http
+        .post(format!("{}/api/v1/streams", server.base))
+        .bearer_auth(token)
+        .json(&json!({ "title": "Fan-out", "listing_ids": [server.demo["listings"][0]["id"]] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let whep = stream["whep_url"].as_str().context("whep")?.to_owned();
+    let media = Media::phone();
+    let camera = live_probe::publish(&http, stream["whip_url"].as_str().context("whip")?, stream["publish_token"].as_str().context("token")?, media).await?;
+    camera.connected(Duration::from_secs(20)).await?;
+    camera.packets_at_least(100, Duration::from_secs(20)).await?;
+    let baseline_rss = rss_bytes(server.pid());
+
+    let mut viewers: Vec<Peer> = Vec::new();
+    let mut runs = Vec::new();
+    for &count in counts {
+        while viewers.len() < count {
+            let batch = (count - viewers.len()).min(25);
+            let mut joining = Vec::new();
+            for _ in 0..batch {
+                let (http, whep) = (http.clone(), whep.clone());
+                joining.push(tokio::spawn(async move {
+                    let peer = live_probe::play(&http, &whep).await?;
+                    peer.connected(Duration::from_secs(30)).await?;
+                    peer.packets_at_least(1, Duration::from_secs(30)).await?;
+                    anyhow::Ok(peer)
+                }));
+            }
+            for task in joining {
+                viewers.push(task.await??);
+            }
+        }
+        let pid = server.pid();
+        let cpu_before = cpu_seconds(pid);
+        let forwarded_before = metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await?;
+        let datagrams_before = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await?;
+        let sent_before = camera.stats.packets();
+        let received_before: Vec<u64> = viewers.iter().map(|v| v.stats.packets()).collect();
+        let started = Instant::now();
+        // The measurement window: a benchmark samples over a fixed time by design.
+        tokio::time::sleep(window).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(pid) - cpu_before;
+        let forwarded = (metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await? - forwarded_before) as u64;
+        let sent = camera.stats.packets() - sent_before;
+        let datagrams_in = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await? - datagrams_before;
+        // Packets in flight at the window's edges are at most a frame's worth per viewer.
+        let slack = media.bitrate_bps / 8 / u64::from(media.fps) / media.payload as u64 + 1;
+        let lost: u64 = viewers
+            .iter()
+            .zip(&received_before)
+            .map(|(v, before)| sent.saturating_sub(v.stats.packets() - before).saturating_sub(slack))
+            .sum();
+        let rss = rss_bytes(pid);
+        runs.push(FanoutRun {
+            viewers: count,
+            forwarded_packets: forwarded,
+            packets_per_second: forwarded as f64 / elapsed,
+            server_cpu_us_per_packet: cpu * 1e6 / forwarded.max(1) as f64,
+            server_cpu_cores: cpu / elapsed,
+            memory_per_viewer_bytes: rss.saturating_sub(baseline_rss) as f64 / count as f64,
+            server_rss_bytes: rss,
+            packets_lost: lost,
+            loss_percent: 100.0 * lost as f64 / (sent * count as u64).max(1) as f64,
+            datagrams_in_per_second: datagrams_in / elapsed,
+        });
+    }
+    for viewer in viewers {
+        viewer.close().await?;
+    }
+    camera.close().await?;
+    Ok(Fanout { camera: format!("{} kbit/s, {} fps, {} B payloads", media.bitrate_bps / 1000, media.fps, media.payload), window_seconds: window.as_secs(), runs })
+}
