@@ -1,7 +1,8 @@
 //! The Tauri shell: it opens the client library on the app's data directory, starts the sync
-//! driver, and exposes each client operation as a command. Nothing else lives here: every rule is
-//! in `domain`, every write in `store`, every workflow in `client`, so the app's behaviour is tested
-//! without a window.
+//! driver, and hands every request of the front end to [`client::calls::Call::run`] through one
+//! command, `call`. Nothing else lives here: every rule is in `domain`, every write in `store`,
+//! every workflow in `client`, so the app's behaviour is tested without a window (and the same
+//! front end runs in a browser over `fieldcast-device serve-ui`, which dispatches the same way).
 //!
 //! Sync progress and refusals reach the front end as the events `sync-progress` and `sync-refused`.
 //! `FIELDCAST_DATA_DIR` overrides the data directory (the run command and the end-to-end tests use
@@ -10,11 +11,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use client::sync::{SyncHandle, Trigger};
-use client::{AccountInfo, ApiError, Client, DeviceStatus, OrderItem, Produce};
-use domain::ids::ListingId;
-use domain::listing::{Listing, ListingInput};
-use sync_engine::Progress;
+use client::calls::Call;
+use client::sync::SyncHandle;
+use client::{ApiError, Client};
 use tauri::{Emitter, Manager, State};
 use tracing_subscriber::EnvFilter;
 
@@ -24,62 +23,9 @@ struct App {
     sync: SyncHandle,
 }
 
-#[tauri::command(async)]
-fn list_produce(app: State<'_, App>) -> Result<Vec<Produce>, ApiError> {
-    Ok(app.client.list_produce()?)
-}
-
-#[tauri::command(async)]
-fn add_produce(app: State<'_, App>, input: ListingInput) -> Result<Listing, ApiError> {
-    Ok(app.client.add_produce(&input)?)
-}
-
-#[tauri::command(async)]
-fn edit_produce(app: State<'_, App>, id: ListingId, input: ListingInput) -> Result<Listing, ApiError> {
-    Ok(app.client.edit_produce(id, &input)?)
-}
-
-#[tauri::command(async)]
-fn pause_produce(app: State<'_, App>, id: ListingId) -> Result<Listing, ApiError> {
-    Ok(app.client.pause_produce(id)?)
-}
-
-#[tauri::command(async)]
-fn resume_produce(app: State<'_, App>, id: ListingId) -> Result<Listing, ApiError> {
-    Ok(app.client.resume_produce(id)?)
-}
-
-#[tauri::command(async)]
-fn list_orders(app: State<'_, App>) -> Result<Vec<OrderItem>, ApiError> {
-    Ok(app.client.list_orders()?)
-}
-
-#[tauri::command(async)]
-fn device_status(app: State<'_, App>) -> Result<DeviceStatus, ApiError> {
-    Ok(app.client.status()?)
-}
-
 #[tauri::command]
-async fn pair(app: State<'_, App>, server_url: String, code: String, device_name: String) -> Result<AccountInfo, ApiError> {
-    let account = app.client.pair(&server_url, &code, &device_name).await?;
-    app.sync.trigger(Trigger::SyncNow);
-    Ok(account)
-}
-
-#[tauri::command]
-fn sync_now(app: State<'_, App>) {
-    app.sync.trigger(Trigger::SyncNow);
-}
-
-#[tauri::command]
-fn sync_progress(app: State<'_, App>) -> Progress {
-    app.sync.progress().borrow().clone()
-}
-
-/// The webview's `online`/`offline` events: the operating system's word on the network.
-#[tauri::command]
-fn network_changed(app: State<'_, App>, online: bool) {
-    app.sync.trigger(if online { Trigger::NetworkUp } else { Trigger::NetworkDown });
+async fn call(app: State<'_, App>, request: Call) -> Result<serde_json::Value, ApiError> {
+    request.run(&app.client, &app.sync).await
 }
 
 /// Forwards the driver's progress and refusals to the front end as events.
@@ -127,19 +73,7 @@ pub fn run() {
             app.manage(App { client, sync });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            list_produce,
-            add_produce,
-            edit_produce,
-            pause_produce,
-            resume_produce,
-            list_orders,
-            device_status,
-            pair,
-            sync_now,
-            sync_progress,
-            network_changed,
-        ])
+        .invoke_handler(tauri::generate_handler![call])
         .run(tauri::generate_context!())
         .expect("the Tauri event loop failed to start");
 }

@@ -1,22 +1,26 @@
-// Live selling in real Chromium against the real server: a camera publishes over WHIP (Chromium's
-// fake camera), two buyers watch over WHEP on the live page, see the featured product change, and
-// one buyer's order from the card lowers the stock the other sees.
+// Live selling in real Chromium against the real server: the farmer's Go Live screen (the app's
+// front end over the device bridge, Chromium's fake camera) publishes over WHIP, two buyers watch
+// over WHEP on the live page, see the featured product change when the farmer taps it, and one
+// buyer's order from the card lowers the stock the other buyer and the farmer see.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 
-import { artifacts, launchChromium, phoneContext, startServer, waitFor } from "./support.mjs";
+import { artifacts, launchChromium, phoneContext, startApp, startServer, waitFor } from "./support.mjs";
 
 let server;
+let app;
 let browser;
 
 before(async () => {
   server = await startServer();
+  app = await startApp(server);
   browser = await launchChromium({ media: true });
 });
 
 after(async () => {
   await browser?.close();
+  app?.stop();
   server?.stop();
 });
 
@@ -66,42 +70,59 @@ async function api(path, init = {}) {
   return { status: response.status, body };
 }
 
-test("a camera publishes, two buyers watch, and an order from the card moves the stock", async () => {
+/** The farmer's camera: outbound video as the encoder sends it, and the sender's limits. */
+async function cameraStats(page) {
+  return page.evaluate(async () => {
+    const pc = window.__peers.at(-1);
+    const sender = pc.getSenders().find((s) => s.track?.kind === "video");
+    const stats = await pc.getStats();
+    let out = {};
+    stats.forEach((report) => {
+      if (report.type === "outbound-rtp" && report.kind === "video") {
+        out = { frameHeight: report.frameHeight, framesSent: report.framesSent, codec: stats.get(report.codecId)?.mimeType };
+      }
+    });
+    const [encoding] = sender.getParameters().encodings;
+    return { ...out, maxBitrate: encoding.maxBitrate, maxFramerate: encoding.maxFramerate };
+  });
+}
+
+test("the farmer goes live, two buyers watch, and an order from the card moves the stock", async () => {
   const peaches = server.demo.listings.find((l) => l.title.includes("Peaches"));
   const eggs = server.demo.listings.find((l) => l.title.includes("eggs"));
-  const created = await api("/streams", {
-    method: "POST",
-    body: JSON.stringify({ title: "Corn harvest", listing_ids: [peaches.id, eggs.id] }),
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const stream = created.body;
 
-  // The camera: a page on the server's origin publishing the fake camera over WHIP.
-  const cameraContext = await browser.newContext();
-  const camera = await cameraContext.newPage();
-  await camera.goto(server.base);
-  const published = await camera.evaluate(async ({ whip, token }) => {
-    const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
-    const pc = new RTCPeerConnection();
-    window.__camera = pc;
-    for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly" });
-    await pc.setLocalDescription(await pc.createOffer());
-    const response = await fetch(whip, { method: "POST", headers: { "content-type": "application/sdp", authorization: `Bearer ${token}` }, body: pc.localDescription.sdp });
-    const answer = await response.text();
-    if (response.status !== 201) return { status: response.status, answer };
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
-    return { status: response.status, location: response.headers.get("location"), etag: response.headers.get("etag") };
-  }, { whip: stream.whip_url, token: stream.publish_token });
-  assert.equal(published.status, 201, published.answer);
-  assert.match(published.location, /^\/api\/v1\/streams\/[0-9a-f-]+\/sessions\/[0-9a-f]{32}$/);
-  await waitFor(async () => (await camera.evaluate(() => window.__camera.connectionState)) === "connected", "the camera connects");
+  // The farmer's Go Live screen, in English, on a phone.
+  const farmerContext = await phoneContext(browser, "en");
+  await farmerContext.addInitScript(RECORD_PEERS);
+  const farmer = await farmerContext.newPage();
+  await farmer.goto(app.base);
+  await farmer.getByTestId("tab-live").tap();
+  const products = farmer.getByTestId("live-product");
+  await waitFor(async () => (await products.count()) >= 2, "the farmer's products are listed");
+  for (const box of await products.all()) await box.uncheck();
+  await farmer.getByLabel(peaches.title).check();
+  await farmer.getByLabel(eggs.title).check();
+  await farmer.getByTestId("live-title").fill("Corn harvest");
+  await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
+  await farmer.getByTestId("start-live").tap();
+  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+  const watchUrl = await farmer.getByTestId("watch-url").getAttribute("href");
+  assert.match(watchUrl, /^http:\/\/127\.0\.0\.1:\d+\/live\/[0-9a-f-]+$/);
+
+  // The camera starts at the top rung: 360p at 15 fps within 500 kbit/s, in H.264.
+  await waitFor(async () => (await cameraStats(farmer)).framesSent > 30, "the camera sends frames");
+  const camera = await cameraStats(farmer);
+  assert.equal(camera.codec, "video/H264");
+  assert.equal(camera.maxBitrate, 500_000);
+  assert.equal(camera.maxFramerate, 15);
+  assert.ok(camera.frameHeight <= 360, `frame height ${camera.frameHeight}`);
 
   const buyers = [];
   for (const locale of ["zh-CN", "en"]) {
     const context = await phoneContext(browser, locale);
     await context.addInitScript(RECORD_PEERS);
     const page = await context.newPage();
-    await page.goto(stream.watch_url);
+    await page.goto(watchUrl);
     buyers.push(page);
   }
   for (const page of buyers) {
@@ -114,15 +135,16 @@ test("a camera publishes, two buyers watch, and an order from the card moves the
   }, "frames keep decoding on both pages");
   // Every phone decodes H.264 in hardware: the relay prefers it when the camera offers it.
   assert.equal(await videoCodec(buyers[0]), "video/H264");
+  await waitFor(async () => (await farmer.getByTestId("live-viewers").innerText()).startsWith("2"), "the farmer sees two viewers");
   await buyers[1].screenshot({ path: join(artifacts, "live-buyer-en.png") });
 
-  // The farmer features the eggs: both cards change.
-  const featured = await api(`/streams/${stream.id}/featured`, { method: "POST", body: JSON.stringify({ listing_id: eggs.id }) });
-  assert.equal(featured.status, 200, JSON.stringify(featured.body));
+  // The farmer taps the eggs: both cards change.
+  await farmer.getByRole("listitem").filter({ hasText: eggs.title }).getByTestId("feature-product").tap();
   for (const page of buyers) {
     await waitFor(async () => (await page.locator("#card-title").innerText()).includes("eggs"), "the card shows the eggs");
   }
   const stockBefore = await buyers[1].locator("#card-stock").innerText();
+  await waitFor(async () => (await farmer.getByTestId("live-stock").innerText()).includes(stockBefore), "the farmer sees the eggs' stock");
 
   // The Chinese buyer orders two boxes from the card without leaving the stream.
   const buyer = buyers[0];
@@ -137,17 +159,34 @@ test("a camera publishes, two buyers watch, and an order from the card moves the
 
   await waitFor(async () => (await buyers[1].locator("#card-stock").innerText()) !== stockBefore, "the other buyer sees the stock drop");
   await waitFor(async () => (await buyers[1].locator("#live-orders").innerText()).startsWith("1"), "the orders count reaches 1");
+  await waitFor(async () => (await farmer.getByTestId("live-orders").innerText()).startsWith("1"), "the farmer sees the order");
+  await waitFor(async () => !(await farmer.getByTestId("live-stock").innerText()).includes(stockBefore), "the farmer sees the stock drop");
   await buyer.screenshot({ path: join(artifacts, "live-buyer-order-zh.png") });
+  await farmer.screenshot({ path: join(artifacts, "live-farmer-en.png") });
 
   // The order is a live-channel order at the server's price.
   const orders = await api("/orders");
   const order = orders.body.items.find((o) => o.buyer.name === "李明");
   assert.equal(order.channel, "live");
 
-  // Ending the stream tells both pages.
-  assert.equal((await api(`/streams/${stream.id}/end`, { method: "POST" })).status, 200);
+  // The farmer ends the stream: both pages say so.
+  await farmer.getByTestId("end-live").tap();
+  await farmer.getByTestId("live-ended").waitFor();
   for (const page of buyers) {
     await waitFor(async () => (await page.locator("#live-notice").innerText()).length > 0 && !(await page.locator("#live-notice").isHidden()), "the page says the stream ended");
   }
-  await cameraContext.close();
+  await farmerContext.close();
+});
+
+test("a webview without WebRTC says so instead of failing", async () => {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    delete window.RTCPeerConnection;
+  });
+  const page = await context.newPage();
+  await page.goto(app.base);
+  await page.getByTestId("tab-live").click();
+  await page.getByTestId("go-live-unsupported").waitFor();
+  assert.match(await page.getByTestId("go-live-unsupported").innerText(), /WebRTC/);
+  await context.close();
 });

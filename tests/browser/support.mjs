@@ -37,6 +37,50 @@ export async function startServer() {
   return { base, demo, dataDir, stop: () => child.kill("SIGTERM") };
 }
 
+/** Runs `fieldcast-device` once with `args`; resolves with its stdout. */
+function device(args) {
+  const binary = process.env.FIELDCAST_DEVICE_BIN;
+  if (!binary) throw new Error("FIELDCAST_DEVICE_BIN is not set; run these tests through `cargo xtask test`");
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`fieldcast-device ${args[2]} exited with ${code}`))));
+  });
+}
+
+/**
+ * The app's front end in Chromium: a device paired with the demo farmer and synced (so it has
+ * Zhang's produce), serving `ui/dist` over the `serve-ui` bridge; resolves once it listens.
+ */
+export async function startApp(server) {
+  const dataDir = mkdtempSync(join(tmpdir(), "fieldcast-device-"));
+  await device(["--data-dir", dataDir, "pair", "--server", server.base, "--code", server.demo.farmer.pairing_code, "--name", "Zhang's phone"]);
+  await device(["--data-dir", dataDir, "sync", "--timeout", "60"]);
+  const ui = process.env.FIELDCAST_UI_DIST ?? join(import.meta.dirname, "../../ui/dist");
+  const child = spawn(process.env.FIELDCAST_DEVICE_BIN, ["--data-dir", dataDir, "serve-ui", "--addr", "127.0.0.1:0", "--ui", ui], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const base = await listening(child, "the app's bridge");
+  return { base, stop: () => child.kill("SIGTERM") };
+}
+
+/** The URL a child prints as `listening on http://…`. */
+function listening(child, what) {
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s`)), 30_000);
+    child.once("exit", (code) => reject(new Error(`${what} exited early with ${code}`)));
+    lines.on("line", (line) => {
+      const match = /^listening on (http:\/\/\S+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+  });
+}
+
 /**
  * Debian's Chromium, headless, with the flags this machine's closed network needs. With `media`,
  * a fake camera and microphone, no permission prompts, autoplay, and ICE on loopback (Chromium

@@ -42,12 +42,16 @@ pub fn test() -> anyhow::Result<()> {
     shell::run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     shell::run(cargo().args(["test", "--workspace", "--exclude", "tests", "--exclude", "fieldcast-app"]))?;
     shell::run(cargo().args(["build", "-p", "market", "-p", "device"]))?;
+    // The browser tests run the app's front end over the device's bridge (`serve-ui`).
+    shell::run(npm().args(["run", "build"]))?;
     let artifacts = root().join("target/artifacts");
     shell::run(
         Command::new("npm")
             .current_dir(root().join("tests/browser"))
             .arg("test")
             .env("FIELDCAST_MARKET_BIN", root().join("target/debug/fieldcast-market"))
+            .env("FIELDCAST_DEVICE_BIN", root().join("target/debug/fieldcast-device"))
+            .env("FIELDCAST_UI_DIST", root().join("ui/dist"))
             .env("FIELDCAST_ARTIFACTS", &artifacts),
     )?;
     build_app(Bundle::Deb)?;

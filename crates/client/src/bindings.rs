@@ -5,7 +5,8 @@
 //! the Rust types.
 
 use domain::error::Field;
-use domain::ids::{ListingId, OrderId, PickupPointId};
+use domain::ids::{ListingId, OrderId, PickupPointId, StreamId};
+use domain::live::{LiveStatus, StreamInput};
 use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, PhotoRef};
 use domain::money::{Currency, Money};
 use domain::order::{Buyer, Channel, Fulfilment, Order, OrderAction, OrderLine, OrderStatus, PaymentMethod};
@@ -17,6 +18,8 @@ use domain::access::Role;
 use domain::sync::PickupPointInfo;
 use sync_engine::{Phase, Progress, Refusal};
 
+use crate::calls::Call;
+use crate::live::LiveStream;
 use crate::{AccountInfo, ApiError, DeviceStatus, FieldProblem, OrderItem, Produce, RefusalView, SaleInput, SalePreview};
 
 /// The whole generated file.
@@ -41,6 +44,7 @@ pub fn typescript() -> String {
         ListingInput, ListingDetails, ListingStatus, PhotoRef, Listing, OrderStatus, PaymentMethod,
         Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
         DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
+        StreamId, StreamInput, LiveStatus, LiveStream, Call,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
     out.push_str("export const DOMAIN_ERROR_CODES = [\n");

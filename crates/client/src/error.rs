@@ -24,9 +24,23 @@ pub enum ClientError {
     NotPaired,
     #[error("the pairing code is unknown, used or expired")]
     PairingRefused,
-    /// The marketplace could not be reached or answered with an error.
+    /// The marketplace could not be reached.
     #[error("marketplace: {0}")]
     Remote(String),
+    /// The marketplace answered and refused, with its own error code (e.g. `stream_ended`).
+    #[error("the marketplace refused: {message}")]
+    Refused { code: String, message: String },
+}
+
+impl From<crate::remote::RemoteError> for ClientError {
+    fn from(error: crate::remote::RemoteError) -> Self {
+        use crate::remote::RemoteError;
+        match error {
+            RemoteError::Network(message) => ClientError::Remote(message),
+            RemoteError::Unauthorized => ClientError::Refused { code: "unauthorized".into(), message: "the device token was refused".into() },
+            RemoteError::Server { code, message, .. } => ClientError::Refused { code, message },
+        }
+    }
 }
 
 impl From<Vec<FieldError>> for ClientError {
@@ -36,8 +50,9 @@ impl From<Vec<FieldError>> for ClientError {
 }
 
 impl ClientError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            ClientError::Refused { code, .. } => code,
             ClientError::Invalid(_) => "invalid",
             ClientError::NotFound => "not_found",
             ClientError::DataDir { .. } | ClientError::Storage(_) => "storage",
@@ -63,7 +78,8 @@ pub struct FieldProblem {
 /// An error as the front end receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ApiError {
-    /// `invalid`, `not_found`, `storage`, `not_paired`, `pairing_code_invalid` or `offline`.
+    /// `invalid`, `not_found`, `storage`, `not_paired`, `pairing_code_invalid`, `offline`, or the
+    /// marketplace's own code when it refused an online operation (e.g. `stream_ended`).
     pub code: String,
     pub message: String,
     pub fields: Vec<FieldProblem>,

@@ -5,11 +5,14 @@
 //! ("add produce", "sell 3 jin to a walk-up buyer", "mark packed"): it builds the domain mutation,
 //! and the store applies it to the local view and queues it, in one transaction, so it works the
 //! same with or without a network. [`sync`] carries the queue to the marketplace; [`remote`] is the
-//! HTTP it uses; [`csv`] exports orders for spreadsheets.
+//! HTTP it uses; [`live`] plans and runs a live stream (online only); [`csv`] exports orders for
+//! spreadsheets.
 
 pub mod bindings;
+pub mod calls;
 pub mod csv;
 mod error;
+pub mod live;
 pub mod remote;
 pub mod sync;
 

@@ -125,6 +125,13 @@ impl Remote {
         answer(response).await
     }
 
+    /// `POST {path}` under `/api/v1` with the device token and a JSON body, for the online-only
+    /// operations (going live) that do not travel through the outbox.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<T, RemoteError> {
+        let response = self.http.post(format!("{}/api/v1{path}", self.base)).bearer_auth(token).json(body).send().await?;
+        answer(response).await
+    }
+
     pub async fn pull(&self, token: &str, client_id: ClientId, cursor: i64, limit: usize) -> Result<PullResponse, RemoteError> {
         // Every value is a UUID or a number, so the query needs no escaping.
         let url = format!("{}/api/v1/sync/pull?client_id={client_id}&cursor={cursor}&limit={limit}", self.base);

@@ -3,6 +3,7 @@
 //! Every command is one client-library call on the device store in `--data-dir`, so co-op staff
 //! can script daily work and tests can run a device as a process (and kill it). `--json` prints
 //! machine-readable output; `sync --watch` shows progress on a terminal and stays quiet in scripts.
+//! `serve-ui` runs the app's front end in a browser over this device (see `serve_ui.rs`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,6 +18,8 @@ use domain::listing::ListingInput;
 use domain::order::{Channel, OrderAction, PaymentMethod};
 use serde::Serialize;
 use sync_engine::Config;
+
+mod serve_ui;
 
 #[derive(Parser)]
 #[command(name = "fieldcast-device", version, about = "The Fieldcast app, headless")]
@@ -72,6 +75,16 @@ enum Command {
     /// Export orders.
     #[command(subcommand)]
     Export(Export),
+    /// Serve the app's front end to a browser on loopback, over this device (tests, development).
+    ServeUi {
+        #[arg(long, default_value = "127.0.0.1:5180")]
+        addr: std::net::SocketAddr,
+        /// The built front end.
+        #[arg(long, default_value = "ui/dist")]
+        ui: PathBuf,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
 }
 
 /// Sync engine settings; the defaults suit a phone on a rural network.
@@ -329,6 +342,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print(json, &refusals, |list| list.iter().map(|r| format!("#{} {}: {} ({})", r.seq, r.name, r.code, r.message)).collect::<Vec<_>>().join("\n"))
         }
         Command::Sync { watch, timeout, tuning } => runtime.block_on(sync(client, json, watch, Duration::from_secs(timeout), tuning.config())),
+        Command::ServeUi { addr, ui, tuning } => runtime.block_on(async {
+            let sync = client::sync::spawn(client.clone(), tuning.config(), seed()?)?;
+            serve_ui::serve(client, sync, addr, ui).await
+        }),
         Command::Export(Export::Csv { out }) => {
             let csv = client.export_orders_csv()?;
             match out {
@@ -414,11 +431,7 @@ async fn sync(client: Arc<Client>, json: bool, watch: bool, timeout: Duration, c
     if client.account()?.is_none() {
         bail!(ClientError::NotPaired);
     }
-    let seed = {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the backoff jitter: {e}"))?;
-        u64::from_le_bytes(bytes)
-    };
+    let seed = seed()?;
     if !watch {
         let report = client::sync::run_once(client, config, seed, timeout).await?;
         return print(json, &serde_json::json!({
@@ -456,6 +469,13 @@ async fn sync(client: Arc<Client>, json: bool, watch: bool, timeout: Duration, c
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// The seed of the sync engine's backoff jitter.
+fn seed() -> anyhow::Result<u64> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the backoff jitter: {e}"))?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 fn sqlite_code<T: Serialize>(value: &T) -> String {

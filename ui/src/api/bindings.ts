@@ -193,7 +193,8 @@ limit: number | null, };
  */
 export type ApiError = { 
 /**
- * `invalid`, `not_found`, `storage`, `not_paired`, `pairing_code_invalid` or `offline`.
+ * `invalid`, `not_found`, `storage`, `not_paired`, `pairing_code_invalid`, `offline`, or the
+ * marketplace's own code when it refused an online operation (e.g. `stream_ended`).
  */
 code: string, message: string, fields: Array<FieldProblem>, };
 
@@ -317,6 +318,55 @@ export type Refusal = { seq: number,
  * The mutation's name, e.g. `order.step`.
  */
 name: string, code: string, field: Field | null, message: string, };
+
+/**
+ * A live stream: a farmer selling on camera.
+ */
+export type StreamId = string;
+
+/**
+ * A stream as the farmer plans it.
+ */
+export type StreamInput = { title: string, 
+/**
+ * The products to show, in the order to show them.
+ */
+listing_ids: Array<ListingId>, 
+/**
+ * The product on the card when the stream starts; the first one if absent.
+ */
+featured?: ListingId, };
+
+/**
+ * What a buyer sees: the stored status joined with whether the camera is connected.
+ */
+export type LiveStatus = "waiting" | "live" | "ended";
+
+/**
+ * A stream as its farmer's app sees it.
+ */
+export type LiveStream = { id: StreamId, title: string, status: LiveStatus, listing_ids: Array<ListingId>, featured: ListingId, viewers: number, orders: number, 
+/**
+ * The buyers' page, to share.
+ */
+watch_url: string, 
+/**
+ * Where the camera publishes (WHIP).
+ */
+whip_url: string, 
+/**
+ * The stream's live events (viewers, orders, stock), as Server-Sent Events.
+ */
+events_url: string, 
+/**
+ * The camera's WHIP token; only in the answer that created the stream.
+ */
+publish_token: string | null, };
+
+/**
+ * One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
+ */
+export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "device_status" } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
 
 /** Every code a domain rule can refuse with; each has a message in every language. */
 export const DOMAIN_ERROR_CODES = [

@@ -1,24 +1,31 @@
 // The one module that talks to the backend. Screens import from here and never from
-// `@tauri-apps/*`, so the transport can change (Tauri IPC today; HTTP for browser tests later)
-// without touching a screen. Errors always arrive as `BackendError` carrying the backend's code.
+// `@tauri-apps/*`, so the transport can change without touching a screen. Every request is a
+// `Call` (generated from the Rust enum `client::calls::Call`); inside the Tauri app it goes over
+// IPC to the one command `call`, in a browser (tests, development) over the loopback bridge of
+// `fieldcast-device serve-ui`. Errors always arrive as `BackendError` carrying the backend's code.
 import { invoke } from "@tauri-apps/api/core";
-import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { listen } from "@tauri-apps/api/event";
 
 import type {
   AccountInfo,
   ApiError,
+  Call,
   DeviceStatus,
   Listing,
   ListingId,
   ListingInput,
+  LiveStream,
   OrderItem,
   Produce,
   Progress,
   Refusal,
+  StreamId,
+  StreamInput,
 } from "./bindings";
 
 export type * from "./bindings";
 export { DOMAIN_ERROR_CODES } from "./bindings";
+export { canPublish, LiveError, openCamera, publishCamera, watchLive, type Facing, type LiveFeed, type Publisher } from "./live";
 
 /** A failed backend call; `api.code` tells failures apart, `api.fields` names bad form fields. */
 export class BackendError extends Error {
@@ -33,31 +40,64 @@ function isApiError(value: unknown): value is ApiError {
   return typeof candidate?.code === "string" && typeof candidate.message === "string" && Array.isArray(candidate.fields);
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+type Unlisten = () => void;
+
+/** How requests and events travel. */
+interface Transport {
+  call(request: Call): Promise<unknown>;
+  listen(event: string, handler: (payload: unknown) => void): Promise<Unlisten>;
+}
+
+const tauri: Transport = {
+  call: (request) => invoke("call", { request }),
+  listen: (event, handler) => listen(event, (e) => handler(e.payload)),
+};
+
+/** The bridge of `fieldcast-device serve-ui`, on the page's own origin. */
+const bridge: Transport = {
+  async call(request) {
+    const response = await fetch("/rpc", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) });
+    const body: unknown = await response.json();
+    if (!response.ok) throw body;
+    return body;
+  },
+  async listen(event, handler) {
+    const source = new EventSource("/events");
+    source.addEventListener(event, (e) => handler(JSON.parse((e as MessageEvent<string>).data)));
+    return () => source.close();
+  },
+};
+
+const transport: Transport = "__TAURI_INTERNALS__" in window ? tauri : bridge;
+
+async function call<T>(request: Call): Promise<T> {
   try {
-    return await invoke<T>(command, args);
+    return (await transport.call(request)) as T;
   } catch (error) {
-    // Commands reject with an ApiError; anything else (IPC down, a panic) becomes "unexpected".
+    // Requests reject with an ApiError; anything else (IPC down, a panic) becomes "unexpected".
     throw new BackendError(isApiError(error) ? error : { code: "unexpected", message: String(error), fields: [] });
   }
 }
 
 export const backend = {
-  listProduce: () => call<Produce[]>("list_produce"),
-  addProduce: (input: ListingInput) => call<Listing>("add_produce", { input }),
-  editProduce: (id: ListingId, input: ListingInput) => call<Listing>("edit_produce", { id, input }),
-  pauseProduce: (id: ListingId) => call<Listing>("pause_produce", { id }),
-  resumeProduce: (id: ListingId) => call<Listing>("resume_produce", { id }),
-  listOrders: () => call<OrderItem[]>("list_orders"),
-  deviceStatus: () => call<DeviceStatus>("device_status"),
-  pair: (serverUrl: string, code: string, deviceName: string) => call<AccountInfo>("pair", { serverUrl, code, deviceName }),
-  syncNow: () => call<void>("sync_now"),
-  syncProgress: () => call<Progress>("sync_progress"),
-  networkChanged: (online: boolean) => call<void>("network_changed", { online }),
+  listProduce: () => call<Produce[]>({ command: "list_produce" }),
+  addProduce: (input: ListingInput) => call<Listing>({ command: "add_produce", args: { input } }),
+  editProduce: (id: ListingId, input: ListingInput) => call<Listing>({ command: "edit_produce", args: { id, input } }),
+  pauseProduce: (id: ListingId) => call<Listing>({ command: "pause_produce", args: { id } }),
+  resumeProduce: (id: ListingId) => call<Listing>({ command: "resume_produce", args: { id } }),
+  listOrders: () => call<OrderItem[]>({ command: "list_orders" }),
+  deviceStatus: () => call<DeviceStatus>({ command: "device_status" }),
+  pair: (serverUrl: string, code: string, deviceName: string) =>
+    call<AccountInfo>({ command: "pair", args: { server_url: serverUrl, code, device_name: deviceName } }),
+  syncNow: () => call<void>({ command: "sync_now" }),
+  syncProgress: () => call<Progress>({ command: "sync_progress" }),
+  networkChanged: (online: boolean) => call<void>({ command: "network_changed", args: { online } }),
+  goLive: (input: StreamInput) => call<LiveStream>({ command: "go_live", args: { input } }),
+  featureProduct: (streamId: StreamId, listingId: ListingId) =>
+    call<LiveStream>({ command: "feature_product", args: { stream_id: streamId, listing_id: listingId } }),
+  endStream: (streamId: StreamId) => call<LiveStream>({ command: "end_stream", args: { stream_id: streamId } }),
   /** Calls `handler` with every sync progress update; returns the function that stops listening. */
-  onSyncProgress: (handler: (progress: Progress) => void): Promise<UnlistenFn> =>
-    listen<Progress>("sync-progress", (event) => handler(event.payload)),
+  onSyncProgress: (handler: (progress: Progress) => void): Promise<Unlisten> => transport.listen("sync-progress", (p) => handler(p as Progress)),
   /** Calls `handler` when the marketplace refuses one of this device's changes. */
-  onSyncRefused: (handler: (refusal: Refusal) => void): Promise<UnlistenFn> =>
-    listen<Refusal>("sync-refused", (event) => handler(event.payload)),
+  onSyncRefused: (handler: (refusal: Refusal) => void): Promise<Unlisten> => transport.listen("sync-refused", (r) => handler(r as Refusal)),
 };

@@ -79,6 +79,8 @@ pub struct StreamView {
     pub whip_url: String,
     /// Where a player plays (WHEP).
     pub whep_url: String,
+    /// The stream's live events (Server-Sent Events), as on the buyers' page.
+    pub events_url: String,
 }
 
 impl StreamView {
@@ -100,6 +102,7 @@ impl StreamView {
             watch_url: format!("{}/live/{}", state.public_url(), s.id),
             whip_url: format!("{api}/whip"),
             whep_url: format!("{api}/whep"),
+            events_url: format!("{api}/events"),
         }
     }
 }
