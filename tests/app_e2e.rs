@@ -119,6 +119,12 @@ async fn a_product_added_in_the_app_is_still_there_after_a_restart() -> anyhow::
     assert_eq!(text_of(&client, "[data-testid=listing-price]").await?, "¥3.50 / 斤");
     assert_eq!(client.find_all(Locator::Css("[data-testid=listing]")).await?.len(), 1);
     screenshot(&client, "app-after-restart.png").await?;
+
+    // Debian's WebKitGTK has no WebRTC: the Go Live screen says so instead of failing.
+    client.find(Locator::Css("[data-testid=tab-live]")).await?.click().await?;
+    let unsupported = text_of(&client, "[data-testid=go-live-unsupported]").await?;
+    assert!(unsupported.contains("WebRTC"), "{unsupported}");
+    screenshot(&client, "app-go-live-webkitgtk.png").await?;
     client.close().await?;
 
     // The product is in the SQLite file, with its outbox entry, and the price in integer fen.

@@ -10,13 +10,18 @@ use serde_json::Value;
 use crate::shell::{self, cargo, root};
 
 pub fn run() -> anyhow::Result<()> {
-    shell::run(cargo().args(["build", "--release", "-p", "market", "-p", "bench"]))?;
+    crate::setup::all()?;
+    shell::run(cargo().args(["build", "--release", "-p", "market", "-p", "bench", "-p", "device"]))?;
+    shell::run(crate::shell::npm().args(["run", "build"]))?;
     let orders = bench(&["orders", "--seconds", "10", "--rate", "1000", "--connections", "64"])?;
     let page = bench(&["page"])?;
     let sync = bench(&["sync", "--changes", "10000", "--rural-changes", "1000"])?;
     let soak = soak()?;
+    let fanout = live_fanout()?;
+    let glass = glass_to_glass()?;
     let mut report = report(&orders, &page);
     report.push_str(&sync_report(&sync, &soak));
+    report.push_str(&live_report(&fanout, &glass));
     std::fs::write(root().join("BENCHMARKS.md"), &report).context("writing BENCHMARKS.md")?;
     println!("{report}");
     Ok(())
@@ -32,6 +37,83 @@ fn bench(args: &[&str]) -> anyhow::Result<Value> {
         .context("running fieldcast-bench")?;
     anyhow::ensure!(output.status.success(), "fieldcast-bench {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+const FANOUT_ARGS: [&str; 5] = ["live", "--viewers", "10,50,200", "--seconds", "15"];
+
+/// The relay's fan-out with the server pinned to one core and the viewers to the other, so the
+/// server's CPU time is its own work and not a share of a contended core.
+fn live_fanout() -> anyhow::Result<Value> {
+    let output = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(root().join("target/release/fieldcast-bench"))
+        .args(FANOUT_ARGS)
+        .arg("--server-bin")
+        .arg(root().join("target/release/fieldcast-market"))
+        .env("FIELDCAST_BENCH_SERVER_CPUS", "1")
+        .current_dir(root())
+        .output()
+        .context("running fieldcast-bench live (needs taskset, from util-linux)")?;
+    anyhow::ensure!(output.status.success(), "fieldcast-bench live failed: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+const GLASS_SECONDS: &str = "20";
+
+/// Glass-to-glass delay in Chromium: the farmer's Go Live screen to the buyer's live page.
+fn glass_to_glass() -> anyhow::Result<Value> {
+    let output = Command::new("node")
+        .args(["glass-to-glass.mjs", "--seconds", GLASS_SECONDS])
+        .current_dir(root().join("tests/browser"))
+        .env("FIELDCAST_MARKET_BIN", root().join("target/release/fieldcast-market"))
+        .env("FIELDCAST_DEVICE_BIN", root().join("target/release/fieldcast-device"))
+        .env("FIELDCAST_UI_DIST", root().join("ui/dist"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running tests/browser/glass-to-glass.mjs")?;
+    anyhow::ensure!(output.status.success(), "the glass-to-glass run failed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).context("no JSON line from glass-to-glass.mjs")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn live_report(fanout: &Value, glass: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## Live fan-out (`taskset -c 0 fieldcast-bench {}`, server on core 1)\n", FANOUT_ARGS.join(" "));
+    let _ = writeln!(out, "One synthetic camera ({}) publishing over WHIP to the release server, N viewers over WHEP that", fanout["camera"].as_str().unwrap_or(""));
+    let _ = writeln!(out, "count RTP without decoding; {} s per row. CPU is the server process's own (user + system from", fanout["window_seconds"]);
+    let _ = writeln!(out, "`/proc`, all of it: RTCP, consent checks, timers) divided by the packets it forwarded. Memory is the");
+    let _ = writeln!(out, "growth of its RSS over the camera-only baseline, per viewer. Targets: ≤ 8 µs per forwarded packet,");
+    let _ = writeln!(out, "≤ 1 MB per viewer.\n");
+    let _ = writeln!(out, "| viewers | packets forwarded/s | server CPU per packet | server cores | memory per viewer | lost | datagrams in/s |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for run in fanout["runs"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | **{:.1} µs** | {:.3} | {:.0} KB | {} ({:.2} %) | {:.0} |",
+            run["viewers"],
+            f(&run["packets_per_second"]),
+            f(&run["server_cpu_us_per_packet"]),
+            f(&run["server_cpu_cores"]),
+            f(&run["memory_per_viewer_bytes"]) / 1000.0,
+            run["packets_lost"],
+            f(&run["loss_percent"]),
+            f(&run["datagrams_in_per_second"]),
+        );
+    }
+    let _ = writeln!(out, "\n## Glass-to-glass delay (`node tests/browser/glass-to-glass.mjs --seconds {GLASS_SECONDS}`)\n");
+    let _ = writeln!(out, "Headless Chromium: the farmer's Go Live screen publishes a 640×360 canvas that shows the wall-clock");
+    let _ = writeln!(out, "millisecond it was drawn as blocks; the buyer's live page plays it through the release server's relay,");
+    let _ = writeln!(out, "and for every presented frame (`requestVideoFrameCallback`) the blocks are read back and compared with");
+    let _ = writeln!(out, "the frame's expected display time. Loopback, so no network delay is in it. Target: median ≤ 300 ms.\n");
+    let _ = writeln!(out, "| frames read | unreadable | median | p95 | min | max |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | **{} ms** | {} ms | {} ms | {} ms |",
+        glass["samples"], glass["skipped"], glass["median_ms"], glass["p95_ms"], glass["min_ms"], glass["max_ms"]
+    );
+    out
 }
 
 /// The sync simulation over many more seeds than the test command runs.
