@@ -138,6 +138,16 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
   await waitFor(async () => (await farmer.getByTestId("live-viewers").innerText()).startsWith("2"), "the farmer sees two viewers");
   await buyers[1].screenshot({ path: join(artifacts, "live-buyer-en.png") });
 
+  // Switching the camera while live changes only the picture: the stream goes on, with its sound.
+  const videoTrack = () => farmer.evaluate(() => window.__peers.at(-1).getSenders().find((s) => s.track?.kind === "video").track.id);
+  const trackBefore = await videoTrack();
+  await farmer.getByTestId("switch-camera").tap();
+  await waitFor(async () => (await videoTrack()) !== trackBefore, "the stream carries the other camera");
+  const beforeSwitch = await framesDecoded(buyers[0]);
+  await waitFor(async () => (await framesDecoded(buyers[0])) > beforeSwitch + 15, "frames keep coming after the switch");
+  const senders = await farmer.evaluate(() => window.__peers.at(-1).getSenders().map((s) => `${s.track?.kind}:${s.track?.readyState}`));
+  assert.deepEqual(senders.sort(), ["audio:live", "video:live"]);
+
   // The farmer taps the eggs: both cards change.
   await farmer.getByRole("listitem").filter({ hasText: eggs.title }).getByTestId("feature-product").tap();
   for (const page of buyers) {

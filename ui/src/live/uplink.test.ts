@@ -1,3 +1,4 @@
+// The quality ladder's rules, sample by sample: when the camera steps down, when it climbs back.
 import { describe, expect, test } from "vitest";
 
 import { DOWN_AFTER, LEVELS, levelAt, UP_AFTER, initialUplink, nextUplink, type Sample, type Uplink } from "./uplink";

@@ -77,18 +77,25 @@ function GoLive() {
       .catch((error: unknown) => setFailure(errorKey(error)));
   }, []);
 
-  // The camera follows the facing choice; while live the new picture replaces the old one on the stream.
+  // The camera follows the facing choice. A switch keeps the microphone and, while live, replaces
+  // only the picture on the stream, so buyers neither lose the sound nor reconnect.
+  const current = useRef<MediaStream | null>(null);
   useEffect(() => {
     let cancelled = false;
     openCamera(facing)
-      .then(async (next) => {
-        if (cancelled) return next.getTracks().forEach((track) => track.stop());
-        const [video] = next.getVideoTracks();
-        if (publisher.current && video) await publisher.current.replaceVideo(video);
-        setMedia((previous) => {
-          previous?.getTracks().forEach((track) => track.stop());
-          return next;
-        });
+      .then(async (opened) => {
+        const previous = current.current;
+        if (cancelled) return opened.getTracks().forEach((track) => track.stop());
+        const [video] = opened.getVideoTracks();
+        let next = opened;
+        if (previous && video) {
+          opened.getAudioTracks().forEach((track) => track.stop());
+          previous.getVideoTracks().forEach((track) => track.stop());
+          next = new MediaStream([video, ...previous.getAudioTracks()]);
+          if (publisher.current) await publisher.current.replaceVideo(video);
+        }
+        current.current = next;
+        setMedia(next);
       })
       .catch(() => setFailure("live.no_camera"));
     return () => {
@@ -98,7 +105,15 @@ function GoLive() {
   useEffect(() => {
     if (preview.current && media) preview.current.srcObject = media;
   }, [media]);
-  useEffect(() => () => media?.getTracks().forEach((track) => track.stop()), [media]);
+  // Leaving the screen stops the camera and the publishing; the stream stays open to come back to.
+  useEffect(
+    () => () => {
+      void publisher.current?.stop();
+      publisher.current = null;
+      current.current?.getTracks().forEach((track) => track.stop());
+    },
+    [],
+  );
 
   // While live: the live events, and the uplink's stats every two seconds.
   useEffect(() => {
