@@ -8,7 +8,8 @@
 // delay is the expected display time minus the drawn time. Both pages share the browser's clock.
 // Frames whose two copies disagree (a block smeared by the encoder) are skipped and counted.
 //
-// Prints one JSON line: { samples, skipped, median_ms, p95_ms, min_ms, max_ms, seconds }.
+// Reads 15 frames per `--seconds` (the canvas's rate). Prints one JSON line:
+// { samples, skipped, median_ms, p95_ms, min_ms, max_ms, seconds }.
 import { launchChromium, phoneContext, startApp, startServer, waitFor } from "./support.mjs";
 
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1] || 20);
@@ -98,10 +99,17 @@ try {
   const buyer = await (await phoneContext(browser, "en")).newPage();
   await buyer.goto(watchUrl);
   await waitFor(() => buyer.evaluate(() => (document.querySelector("video")?.readyState ?? 0) >= 2), "the buyer's video plays", 30_000);
-  // The first seconds carry the start-up: the key frame wait and the jitter buffer settling.
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // The first frames carry the start-up (the key frame wait, the jitter buffer settling): reading
+  // starts after 3 s worth of them have been shown, and stops after `seconds` worth more.
+  const shown = () => buyer.evaluate(() => document.querySelector("video").getVideoPlaybackQuality().totalVideoFrames);
+  await waitFor(async () => (await shown()) >= 3 * 15, "the start-up frames are shown", 30_000);
   await buyer.evaluate(READ_FRAMES);
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const wanted = seconds * 15;
+  await waitFor(
+    () => buyer.evaluate((n) => window.__delays.length + window.__skipped >= n, wanted),
+    `${wanted} frames are read`,
+    (seconds + 30) * 1000,
+  );
   const { delays, skipped } = await buyer.evaluate(() => ({ delays: window.__delays, skipped: window.__skipped }));
   if (delays.length < 10) throw new Error(`only ${delays.length} frames could be read (${skipped} skipped)`);
   const sorted = [...delays].sort((a, b) => a - b);
