@@ -11,6 +11,7 @@ use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, Phot
 use domain::money::{Currency, Money};
 use domain::order::{Buyer, Channel, Fulfilment, Order, OrderAction, OrderLine, OrderStatus, PaymentMethod};
 use domain::quantity::{OrderRules, Quantity, Unit};
+use domain::report::{Bucket, Destination, Earnings, PackGroup, PackItem, PickRow, Today};
 use domain::time::Timestamp;
 use ts_rs::{Config, TS};
 
@@ -20,6 +21,7 @@ use sync_engine::{Phase, Progress, Refusal};
 
 use crate::calls::Call;
 use crate::live::LiveStream;
+use crate::reports::{BulkOutcome, BulkRefusal, PickList};
 use crate::{AccountInfo, ApiError, DeviceStatus, FieldProblem, OrderItem, Produce, RefusalView, SaleInput, SalePreview};
 
 /// The whole generated file.
@@ -44,7 +46,8 @@ pub fn typescript() -> String {
         ListingInput, ListingDetails, ListingStatus, PhotoRef, Listing, OrderStatus, PaymentMethod,
         Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
         DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
-        StreamId, StreamInput, LiveStatus, LiveStream, Call,
+        StreamId, StreamInput, LiveStatus, LiveStream, Destination, PackItem, PackGroup, Today, Bucket, Earnings, PickRow,
+        PickList, BulkRefusal, BulkOutcome, Call,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
     out.push_str("export const DOMAIN_ERROR_CODES = [\n");

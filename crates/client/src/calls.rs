@@ -5,15 +5,16 @@
 //! the same front end run in a browser for tests. A new operation is one variant here and one line
 //! in `ui/src/api/index.ts`; the TypeScript type of the request is generated from this enum.
 
-use domain::ids::{ListingId, StreamId};
+use domain::ids::{ListingId, OrderId, PickupPointId, StreamId};
 use domain::listing::ListingInput;
 use domain::live::StreamInput;
+use domain::order::OrderAction;
 use serde::Deserialize;
 use serde_json::Value;
 use ts_rs::TS;
 
 use crate::sync::{SyncHandle, Trigger};
-use crate::{ApiError, Client};
+use crate::{ApiError, Client, SaleInput};
 
 /// One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -25,6 +26,21 @@ pub enum Call {
     PauseProduce { id: ListingId },
     ResumeProduce { id: ListingId },
     ListOrders,
+    /// One step on one order: confirm, pack, ready, deliver, decline (with a reason)…
+    StepOrder { id: OrderId, action: OrderAction, reason: Option<String> },
+    /// The same step on many orders (the co-op's bulk change).
+    StepOrders { ids: Vec<OrderId>, action: OrderAction },
+    RecordPayment { id: OrderId, amount: String },
+    /// A phone or walk-up order typed in by hand; works offline within the device's quota.
+    Sell { input: SaleInput },
+    PreviewSale { listing_id: ListingId, quantity: String },
+    PickupPoints,
+    /// `offset_minutes`: the person's UTC offset, so "today" is their day.
+    Today { offset_minutes: i32 },
+    Earnings { offset_minutes: i32, days: u32 },
+    PickList { point_id: PickupPointId, date: String, offset_minutes: i32 },
+    PickListCsv { point_id: PickupPointId, date: String, offset_minutes: i32 },
+    ExportOrdersCsv,
     DeviceStatus,
     Pair { server_url: String, code: String, device_name: String },
     SyncNow,
@@ -47,6 +63,17 @@ impl Call {
             Call::PauseProduce { id } => json(client.pause_produce(id)?),
             Call::ResumeProduce { id } => json(client.resume_produce(id)?),
             Call::ListOrders => json(client.list_orders()?),
+            Call::StepOrder { id, action, reason } => json(client.step_order(id, action, reason)?),
+            Call::StepOrders { ids, action } => json(client.step_orders(&ids, action)?),
+            Call::RecordPayment { id, amount } => json(client.record_payment(id, &amount)?),
+            Call::Sell { input } => json(client.sell(&input)?),
+            Call::PreviewSale { listing_id, quantity } => json(client.preview_sale(listing_id, &quantity)?),
+            Call::PickupPoints => json(client.pickup_points()?),
+            Call::Today { offset_minutes } => json(client.today(offset_minutes)?),
+            Call::Earnings { offset_minutes, days } => json(client.earnings(offset_minutes, days)?),
+            Call::PickList { point_id, date, offset_minutes } => json(client.pick_list(point_id, &date, offset_minutes)?),
+            Call::PickListCsv { point_id, date, offset_minutes } => json(client.pick_list_csv(point_id, &date, offset_minutes)?),
+            Call::ExportOrdersCsv => json(client.export_orders_csv()?),
             Call::DeviceStatus => json(client.status()?),
             Call::Pair { server_url, code, device_name } => {
                 let account = client.pair(&server_url, &code, &device_name).await?;

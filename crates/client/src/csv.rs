@@ -64,6 +64,36 @@ pub fn orders(orders: &[Order], points: &[PickupPointInfo]) -> String {
     out
 }
 
+const PICK_HEADER: [&str; 11] =
+    ["pickup_point", "date", "buyer_name", "buyer_phone", "product", "quantity", "unit", "status", "to_collect", "currency", "order_id"];
+
+/// A pick list, one row per product per buyer. "To collect" repeats on each line of an order: it
+/// is what the buyer owes for the whole order.
+pub fn pick_list(list: &crate::reports::PickList) -> String {
+    let mut out = String::from("\u{feff}");
+    row(&mut out, PICK_HEADER.iter().map(|h| h.to_string()));
+    for line in &list.rows {
+        row(
+            &mut out,
+            [
+                list.point_name.clone(),
+                list.date.clone(),
+                line.buyer.name.clone(),
+                line.buyer.phone.clone(),
+                line.title.clone(),
+                line.quantity.to_decimal_string(),
+                sqlite_code(&line.unit),
+                sqlite_code(&line.status),
+                line.to_collect.to_decimal_string(),
+                line.to_collect.currency.code().to_owned(),
+                line.order_id.to_string(),
+            ]
+            .into_iter(),
+        );
+    }
+    out
+}
+
 /// The serde name of a unit-like enum.
 fn sqlite_code<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {

@@ -14,6 +14,7 @@ pub mod csv;
 mod error;
 pub mod live;
 pub mod remote;
+pub mod reports;
 pub mod sync;
 
 use std::path::{Path, PathBuf};
@@ -287,6 +288,11 @@ impl Client {
         self.record(&[Mutation::OrderRecord { sale }])?;
         let order = self.store().order(order_id)?.ok_or(ClientError::NotFound)?;
         Ok(OrderItem { order, pending: true })
+    }
+
+    /// Every order on this device, newest first.
+    fn orders(&self) -> Result<Vec<Order>, ClientError> {
+        Ok(self.store().orders()?)
     }
 
     /// Orders, newest first.

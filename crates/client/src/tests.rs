@@ -137,3 +137,96 @@ fn bindings_declare_every_boundary_type() {
     assert!(ts.contains(r#"export type Unit = "kg" | "g" | "jin""#), "units are string unions");
     assert!(!ts.contains("bigint"), "money and quantities are plain numbers in JSON");
 }
+
+/// A device paired with a CNY co-op that knows one pickup point.
+fn paired_with_point(dir: &std::path::Path) -> (Client, domain::ids::PickupPointId) {
+    use domain::ids::{CoopId, DeviceId, MemberId, PickupPointId};
+    let client = open(dir);
+    let account = store::Account {
+        server_url: "http://127.0.0.1:9".into(),
+        token: "t".into(),
+        device_id: DeviceId(Uuid::from_u128(1)),
+        member_id: MemberId(Uuid::from_u128(2)),
+        member_name: "张伟".into(),
+        role: domain::access::Role::Farmer,
+        coop_id: CoopId(Uuid::from_u128(3)),
+        coop_name: "阳光谷".into(),
+        currency: Currency::CNY,
+        paired_at: Timestamp(0),
+    };
+    client.store().set_account(&account).unwrap();
+    let point = PickupPointId(Uuid::from_u128(4));
+    let page = domain::sync::PullResponse {
+        listings: vec![],
+        orders: vec![],
+        quotas: vec![],
+        pickup_points: vec![domain::sync::PickupPointInfo { id: point, name: "村委会 Village hall".into(), address: "1 Main St".into(), active: true }],
+        last_applied_seq: 0,
+        cursor: 0,
+        more: false,
+    };
+    client.apply_pull(&page, Timestamp(0)).unwrap();
+    (client, point)
+}
+
+#[test]
+fn today_pick_lists_and_bulk_steps_follow_the_orders_on_the_device() {
+    use domain::order::{OrderAction, OrderStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let (client, point) = paired_with_point(dir.path());
+    let corn = client.add_produce(&corn()).unwrap();
+    let sale = |name: &str, quantity: &str| SaleInput {
+        listing_id: corn.id,
+        quantity: quantity.into(),
+        buyer_name: name.into(),
+        buyer_phone: "13800138000".into(),
+        pickup_point_id: Some(point),
+        address: None,
+        payment_method: domain::order::PaymentMethod::CashAtPickup,
+        channel: domain::order::Channel::Phone,
+        note: String::new(),
+    };
+    let first = client.sell(&sale("王芳", "4")).unwrap().order.id;
+    let second = client.sell(&sale("Anna, \"Rossi\"", "2")).unwrap().order.id;
+
+    let today = client.today(480).unwrap();
+    assert_eq!((today.waiting, today.placed_today), (2, 2));
+    assert!(today.to_pack.is_empty(), "nothing is confirmed yet");
+    assert_eq!(today.money_due, Money::new(2100, Currency::CNY));
+
+    // Confirm both in bulk, then pack in bulk including one that cannot be packed twice.
+    let confirmed = client.step_orders(&[first, second], OrderAction::Confirm).unwrap();
+    assert_eq!(confirmed.changed, [first, second]);
+    client.step_order(first, OrderAction::Pack, None).unwrap();
+    let packed = client.step_orders(&[first, second], OrderAction::Pack).unwrap();
+    assert_eq!(packed.changed, [second]);
+    assert_eq!(packed.refused.len(), 1);
+    assert_eq!((packed.refused[0].order_id, packed.refused[0].code.as_str()), (first, "invalid_transition"));
+    assert!(client.list_orders().unwrap().iter().all(|o| o.order.status == OrderStatus::Packed && o.pending));
+    assert!(matches!(client.step_orders(&[], OrderAction::Pack), Err(ClientError::Invalid(_))));
+
+    let date = Timestamp(1_700_000_000_000).local_date(480);
+    let list = client.pick_list(point, &date, 480).unwrap();
+    assert_eq!(list.rows.len(), 2);
+    let csv = client.pick_list_csv(point, &date, 480).unwrap();
+    assert!(csv.starts_with("\u{feff}pickup_point,date,buyer_name,"), "{csv}");
+    assert!(csv.contains(&format!("村委会 Village hall,{date},王芳,13800138000,甜玉米,4,jin,packed,14.00,CNY,{first}\r\n")), "{csv}");
+    assert!(csv.contains("\"Anna, \"\"Rossi\"\"\""), "quoted per RFC 4180: {csv}");
+    assert_eq!(csv.matches("\r\n").count(), 3);
+
+    // Bad input: unknown point, malformed date, absurd offsets and windows.
+    assert!(matches!(client.pick_list(domain::ids::PickupPointId(Uuid::from_u128(99)), &date, 480), Err(ClientError::NotFound)));
+    assert!(matches!(client.pick_list(point, "tomorrow", 480), Err(ClientError::Invalid(f)) if f[0].error.code() == "invalid_date"));
+    assert!(client.today(24 * 60).is_err());
+    assert!(client.earnings(480, 0).is_err());
+    assert!(client.earnings(480, 10_000).is_err());
+    let earnings = client.earnings(480, 7).unwrap();
+    assert_eq!(earnings.total, Money::new(2100, Currency::CNY));
+    assert_eq!(earnings.by_channel[0].key, "phone");
+}
+
+#[test]
+fn reports_need_a_pairing_for_the_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(open(dir.path()).today(0), Err(ClientError::NotPaired)));
+}

@@ -76,6 +76,8 @@ pub enum Error {
     NotInStream,
     #[error("the stream has ended")]
     StreamEnded,
+    #[error("not a valid date")]
+    InvalidDate,
 }
 
 impl Error {
@@ -114,6 +116,7 @@ impl Error {
             Error::Duplicate => "duplicate",
             Error::NotInStream => "not_in_stream",
             Error::StreamEnded => "stream_ended",
+            Error::InvalidDate => "invalid_date",
         }
     }
 }
@@ -167,6 +170,7 @@ impl Error {
             Error::Duplicate,
             Error::NotInStream,
             Error::StreamEnded,
+            Error::InvalidDate,
         ]
     }
 }
@@ -202,6 +206,9 @@ pub enum Field {
     IdempotencyKey,
     Listings,
     Featured,
+    Date,
+    /// A setting of a report or a bulk change: the day count, the UTC offset, the orders chosen.
+    Range,
 }
 
 /// One refusal tied to one field. Validation reports all of them at once, so a person fixes a form in

@@ -17,6 +17,7 @@ pub mod money;
 pub mod mutation;
 pub mod order;
 pub mod quantity;
+pub mod report;
 pub mod sync;
 pub mod text;
 pub mod time;

@@ -37,6 +37,14 @@ impl Timestamp {
         let (year, month, day) = civil_from_days(days);
         format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", in_day / 3600, in_day % 3600 / 60, in_day % 60)
     }
+
+    /// The calendar day this instant falls on where the clock is `offset_minutes` ahead of UTC
+    /// (China: 480), as `YYYY-MM-DD`. The caller says which offset: the domain knows no time zone.
+    pub fn local_date(self, offset_minutes: i32) -> String {
+        let seconds = self.0.div_euclid(1000).saturating_add(i64::from(offset_minutes) * 60);
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        format!("{year:04}-{month:02}-{day:02}")
+    }
 }
 
 /// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
@@ -68,5 +76,13 @@ mod tests {
         assert_eq!(Timestamp(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00Z");
         assert_eq!(Timestamp(1_795_286_270_600).to_rfc3339(), "2026-11-21T18:37:50Z");
         assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn local_dates_follow_the_offset() {
+        // 2026-11-21T18:37:50Z is already the 22nd in Shandong (UTC+8) and still the 21st in Rome.
+        assert_eq!(Timestamp(1_795_286_270_600).local_date(480), "2026-11-22");
+        assert_eq!(Timestamp(1_795_286_270_600).local_date(60), "2026-11-21");
+        assert_eq!(Timestamp(0).local_date(-1), "1969-12-31");
     }
 }

@@ -173,7 +173,7 @@ export type OrderAction = "confirm" | "pack" | "ship" | "mark_ready" | "deliver"
 /**
  * The input field a refusal is about, so that a form can show the message next to it.
  */
-export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code" | "farmer" | "channel" | "idempotency_key" | "listings" | "featured";
+export type Field = "title" | "description" | "unit" | "currency" | "price" | "stock" | "step" | "minimum" | "maximum" | "quantity" | "buyer_name" | "buyer_phone" | "address" | "lines" | "payment_method" | "note" | "status" | "photos" | "name" | "phone" | "pickup_point" | "code" | "farmer" | "channel" | "idempotency_key" | "listings" | "featured" | "date" | "range";
 
 /**
  * One field's problem, as the front end sees it.
@@ -364,9 +364,114 @@ events_url: string,
 publish_token: string | null, };
 
 /**
+ * Where a group of packed goods goes.
+ */
+export type Destination = { "kind": "pickup", point_id: PickupPointId, } | { "kind": "delivery" };
+
+export type PackItem = { title: string, unit: Unit, quantity: Quantity, };
+
+/**
+ * The goods for one destination, summed per product.
+ */
+export type PackGroup = { destination: Destination, orders: number, items: Array<PackItem>, };
+
+/**
+ * What the farmer's Today screen shows.
+ */
+export type Today = { 
+/**
+ * The calendar day it is for.
+ */
+date: string, 
+/**
+ * Orders placed and not yet confirmed or declined: each one waits for the farmer.
+ */
+waiting: number, 
+/**
+ * Orders placed today (any status).
+ */
+placed_today: number, 
+/**
+ * Confirmed orders still to pack, grouped by where they go.
+ */
+to_pack: Array<PackGroup>, 
+/**
+ * What buyers still owe on orders that are not cancelled or declined, in the co-op currency.
+ */
+money_due: Money, 
+/**
+ * Sales today (orders placed today that still stand), in the co-op currency.
+ */
+sales_today: Money, };
+
+/**
+ * One bar of a chart.
+ */
+export type Bucket = { 
+/**
+ * A stable key: the date, the listing id or the channel code.
+ */
+key: string, 
+/**
+ * What to show: the date, the product's title or the channel code.
+ */
+label: string, amount: Money, orders: number, };
+
+/**
+ * Sales by day, by product and by channel, for the earnings charts.
+ */
+export type Earnings = { total: Money, 
+/**
+ * What buyers have paid of `total`.
+ */
+paid: Money, orders: number, 
+/**
+ * One bucket per calendar day, oldest first, including days without sales.
+ */
+by_day: Array<Bucket>, 
+/**
+ * Largest first.
+ */
+by_product: Array<Bucket>, 
+/**
+ * Largest first; keys are channel codes (`live`, `order_link`, `phone`, `in_person`).
+ */
+by_channel: Array<Bucket>, 
+/**
+ * Orders in another currency than the co-op's, left out of every figure.
+ */
+skipped_other_currency: number, };
+
+/**
+ * One line of a pick list: one product of one order to hand to one buyer.
+ */
+export type PickRow = { order_id: OrderId, buyer: Buyer, title: string, unit: Unit, quantity: Quantity, status: OrderStatus, 
+/**
+ * What the buyer still owes on the whole order (cash at pickup is collected here).
+ */
+to_collect: Money, };
+
+/**
+ * A pick list for a pickup point and day, with its CSV for spreadsheets.
+ */
+export type PickList = { point_id: PickupPointId, point_name: string, date: string, rows: Array<PickRow>, };
+
+export type BulkRefusal = { order_id: OrderId, 
+/**
+ * The error code, as for a single change.
+ */
+code: string, };
+
+/**
+ * The result of a bulk status change: each order is changed on its own, so one that cannot take
+ * the step (already delivered, say) does not stop the others.
+ */
+export type BulkOutcome = { changed: Array<OrderId>, refused: Array<BulkRefusal>, };
+
+/**
  * One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
  */
-export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "device_status" } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
+export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "step_order", "args": { id: OrderId, action: OrderAction, reason: string | null, } } | { "command": "step_orders", "args": { ids: Array<OrderId>, action: OrderAction, } } | { "command": "record_payment", "args": { id: OrderId, amount: string, } } | { "command": "sell", "args": { input: SaleInput, } } | { "command": "preview_sale", "args": { listing_id: ListingId, quantity: string, } } | { "command": "pickup_points" } | { "command": "today", "args": { offset_minutes: number, } } | { "command": "earnings", "args": { offset_minutes: number, days: number, } } | { "command": "pick_list", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "pick_list_csv", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "export_orders_csv" } | { "command": "device_status" } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
 
 /** Every code a domain rule can refuse with; each has a message in every language. */
 export const DOMAIN_ERROR_CODES = [
@@ -402,4 +507,5 @@ export const DOMAIN_ERROR_CODES = [
   "duplicate",
   "not_in_stream",
   "stream_ended",
+  "invalid_date",
 ] as const;
