@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use anyhow::Context;
 use fantoccini::{Client, ClientBuilder, Locator};
-use tests::{Guard, MarketServer, VirtualDisplay, artifacts_dir, free_port, required_env, wait_for_port};
+use tests::{Guard, MarketServer, ServerProcess, VirtualDisplay, artifacts_dir, free_port, http_get, required_env, wait_for_port, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -48,9 +49,12 @@ impl Driver {
         capabilities.insert("browserName".into(), "wry".into());
         capabilities.insert("tauri:options".into(), serde_json::json!({ "application": self.app }));
         let client = ClientBuilder::rustls()?.capabilities(capabilities).connect(&self.url).await?;
-        client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=add-produce]")).await?;
+        client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=tab-produce]")).await?;
         // The language is a saved preference; choose Chinese explicitly so the test reads one language.
         client.find(Locator::Css("[data-testid=language]")).await?.select_by_value("zh-CN").await?;
+        // The app opens on Today; these tests work on "My produce".
+        client.find(Locator::Css("[data-testid=tab-produce]")).await?.click().await?;
+        client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=add-produce]")).await?;
         Ok(client)
     }
 }
@@ -202,5 +206,69 @@ async fn the_app_pairs_with_the_co_op_and_syncs_what_it_made_offline() -> anyhow
 
     let on_server = market.farmer_listings()?;
     assert!(on_server.iter().any(|title| title == "青豆 Green beans"), "the product made offline reached the marketplace: {on_server:?}");
+    Ok(())
+}
+
+/// The farmer's day in the real app: pair with the demo co-op, lose the server, take a walk-up
+/// order and move it to packed while offline, get the server back, and see the order and both
+/// steps reach it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_returns() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let server_data = tempfile::tempdir()?;
+    let mut server = ServerProcess::start(server_data.path(), &["--demo"])?;
+    let demo_file = server_data.path().join("demo.json");
+    wait_until("demo.json", WAIT, || Ok(demo_file.exists()))?;
+    let demo: serde_json::Value = serde_json::from_slice(&std::fs::read(&demo_file)?)?;
+    let token = demo["farmer"]["token"].as_str().context("token")?.to_owned();
+
+    let driver = Driver::start(data.path())?;
+    let client = driver.open_app().await?;
+    client.find(Locator::Css("[data-testid=tab-settings]")).await?.click().await?;
+    client.find(Locator::Css("[data-testid=open-pairing]")).await?.click().await?;
+    fill(&client, "server", &server.base()).await?;
+    fill(&client, "code", demo["farmer"]["pairing_code"].as_str().context("code")?).await?;
+    fill(&client, "device_name", "张伟的手机").await?;
+    client.find(Locator::Css("[data-testid=pair-submit]")).await?.click().await?;
+    assert_eq!(text_of(&client, "[data-testid=account] dd").await?, "Zhang Wei 张伟");
+    client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
+    wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
+
+    // The server goes away (the village's link drops); the farmer keeps working.
+    server.kill();
+    client.find(Locator::Css("[data-testid=tab-orders]")).await?.click().await?;
+    client.find(Locator::Css("[data-testid=add-sale]")).await?.click().await?;
+    fill(&client, "quantity", "2").await?;
+    fill(&client, "buyer_name", "李大妈").await?;
+    fill(&client, "buyer_phone", "13900001111").await?;
+    client.find(Locator::Css("[data-testid=sale-submit]")).await?.click().await?;
+    client.find(Locator::Css("[data-testid=action-confirm]")).await?.click().await?;
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=order][data-status=confirmed]")).await?;
+    client.find(Locator::Css("[data-testid=action-pack]")).await?.click().await?;
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=order][data-status=packed]")).await?;
+    assert_eq!(text_of(&client, "[data-testid=order-pending]").await?, "等待同步");
+    screenshot(&client, "app-offline-order-packed.png").await?;
+
+    // The server is back: a sync carries the order and its two steps.
+    server.restart()?;
+    client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    let orders = loop {
+        client.find(Locator::Css("[data-testid=sync-now]")).await?.click().await?;
+        let body = http_get(&format!("{}/api/v1/orders", server.base()), &token)?;
+        let page: serde_json::Value = serde_json::from_str(&body)?;
+        let orders = page["items"].as_array().cloned().unwrap_or_default();
+        if orders.iter().any(|o| o["status"] == "packed") {
+            break orders;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the order did not reach the server: {body}");
+        client.wait().at_most(Duration::from_millis(300)).for_element(Locator::Css("#never-there")).await.ok();
+    };
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0]["buyer"]["name"], "李大妈");
+    assert_eq!(orders[0]["channel"], "in_person");
+    wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
+    screenshot(&client, "app-today-synced.png").await?;
+    client.close().await?;
     Ok(())
 }

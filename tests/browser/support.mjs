@@ -50,12 +50,13 @@ function device(args) {
 }
 
 /**
- * The app's front end in Chromium: a device paired with the demo farmer and synced (so it has
- * Zhang's produce), serving `ui/dist` over the `serve-ui` bridge; resolves once it listens.
+ * The app's front end in Chromium: a device paired with the demo farmer (or whoever `code`
+ * belongs to) and synced (so it has Zhang's produce), serving `ui/dist` over the `serve-ui`
+ * bridge; resolves once it listens.
  */
-export async function startApp(server) {
+export async function startApp(server, { code = server.demo.farmer.pairing_code, name = "Zhang's phone" } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "fieldcast-device-"));
-  await device(["--data-dir", dataDir, "pair", "--server", server.base, "--code", server.demo.farmer.pairing_code, "--name", "Zhang's phone"]);
+  await device(["--data-dir", dataDir, "pair", "--server", server.base, "--code", code, "--name", name]);
   await device(["--data-dir", dataDir, "sync", "--timeout", "60"]);
   const ui = process.env.FIELDCAST_UI_DIST ?? join(import.meta.dirname, "../../ui/dist");
   const child = spawn(process.env.FIELDCAST_DEVICE_BIN, ["--data-dir", dataDir, "serve-ui", "--addr", "127.0.0.1:0", "--ui", ui], {
@@ -120,6 +121,23 @@ export async function waitFor(condition, what, ms = 20_000) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Runs axe-core (from npm) on the page and returns the serious and critical violations, each as
+ * "rule: the first offending element", so a failure says what to fix.
+ */
+export async function accessibilityProblems(page) {
+  await page.addScriptTag({ path: join(import.meta.dirname, "node_modules/axe-core/axe.min.js") });
+  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(" | ")}`);
+}
+
+/** A laptop: 1366×768 CSS pixels, mouse and keyboard, the given language. */
+export function laptopContext(browser, locale) {
+  return browser.newContext({ viewport: { width: 1366, height: 768 }, locale });
 }
 
 /** A phone: 390×844 CSS pixels, touch, the given language. */

@@ -1,13 +1,47 @@
-// The app shell: the language choice, the screens' tabs and the current screen.
-import { useState } from "preact/hooks";
+// The app shell: the language, the account's role, and the screens. A farmer gets the phone
+// layout (Today, produce, orders, live, earnings, settings in a bottom bar within thumb reach);
+// co-op staff get the console (orders table, pick lists, dashboard) with a side bar on a laptop.
+// The same screens adapt to either width; the role only picks the set and the home screen.
+import { useEffect, useState } from "preact/hooks";
 
 import logo from "../../icons/fieldcast.svg";
-import { LOCALES, loadLocale, saveLocale, type Locale } from "./i18n";
+import { backend, type Role } from "./api";
+import { LOCALES, loadLocale, saveLocale, type Locale, type MessageKey } from "./i18n";
 import { I18nProvider, useT } from "./i18n/context";
+import { ConsoleOrdersScreen } from "./screens/console-orders";
+import { EarningsScreen } from "./screens/earnings";
 import { GoLiveScreen } from "./screens/go-live";
+import { OrdersScreen } from "./screens/orders";
+import { PickListScreen } from "./screens/pick-list";
 import { ProduceScreen } from "./screens/produce";
+import { SettingsScreen } from "./screens/settings";
+import { TodayScreen } from "./screens/today";
 
-type Screen = "produce" | "live";
+type Screen = "today" | "produce" | "orders" | "live" | "earnings" | "settings" | "console" | "pick_lists" | "dashboard";
+
+interface Tab {
+  screen: Screen;
+  icon: string;
+  label: MessageKey;
+}
+
+const FARMER_TABS: Tab[] = [
+  { screen: "today", icon: "☀", label: "nav.today" },
+  { screen: "produce", icon: "🌽", label: "nav.produce" },
+  { screen: "orders", icon: "🧾", label: "nav.orders" },
+  { screen: "live", icon: "●", label: "nav.live" },
+  { screen: "earnings", icon: "📈", label: "nav.earnings" },
+  { screen: "settings", icon: "⚙", label: "nav.settings" },
+];
+
+const CONSOLE_TABS: Tab[] = [
+  { screen: "console", icon: "🧾", label: "nav.orders" },
+  { screen: "pick_lists", icon: "📋", label: "nav.pick_lists" },
+  { screen: "dashboard", icon: "📈", label: "nav.dashboard" },
+  { screen: "produce", icon: "🌽", label: "nav.produce" },
+  { screen: "live", icon: "●", label: "nav.live" },
+  { screen: "settings", icon: "⚙", label: "nav.settings" },
+];
 
 export function App() {
   const [locale, setLocale] = useState<Locale>(() => {
@@ -15,41 +49,92 @@ export function App() {
     document.documentElement.lang = initial;
     return initial;
   });
-  const [screen, setScreen] = useState<Screen>("produce");
+  const [role, setRole] = useState<Role | null>(null);
+  const [screen, setScreen] = useState<Screen>("today");
+  const loadRole = async () => {
+    const status = await backend.deviceStatus().catch(() => null);
+    const next = status?.account?.role ?? "farmer";
+    setRole(next);
+    return next;
+  };
+  useEffect(() => {
+    void loadRole().then((next) => setScreen(next === "farmer" ? "today" : "console"));
+  }, []);
   const choose = (next: Locale) => {
     saveLocale(next);
     setLocale(next);
   };
+  const consoleLayout = role === "admin" || role === "staff";
+  const tabs = consoleLayout ? CONSOLE_TABS : FARMER_TABS;
   return (
     <I18nProvider locale={locale}>
-      <Header locale={locale} onLocale={choose} screen={screen} />
-      <Tabs screen={screen} onScreen={setScreen} />
-      <main class="screen">{screen === "produce" ? <ProduceScreen /> : <GoLiveScreen />}</main>
+      <div class={consoleLayout ? "layout console" : "layout phone"} data-role={role ?? "loading"}>
+        <Header locale={locale} onLocale={choose} title={tabs.find((t) => t.screen === screen)?.label ?? "nav.today"} />
+        <Tabs tabs={tabs} screen={screen} onScreen={setScreen} />
+        <main class="screen">
+          {role !== null && (
+            <Current
+              screen={screen}
+              onGo={setScreen}
+              onLocale={choose}
+              onPaired={() => void loadRole().then((next) => setScreen(next === "farmer" ? "today" : "console"))}
+            />
+          )}
+        </main>
+      </div>
     </I18nProvider>
   );
 }
 
-function Tabs(props: { screen: Screen; onScreen: (screen: Screen) => void }) {
+function Current(props: { screen: Screen; onGo: (screen: Screen) => void; onLocale: (locale: Locale) => void; onPaired: () => void }) {
+  switch (props.screen) {
+    case "today":
+      return <TodayScreen onGo={props.onGo} />;
+    case "produce":
+      return <ProduceScreen />;
+    case "orders":
+      return <OrdersScreen />;
+    case "live":
+      return <GoLiveScreen />;
+    case "earnings":
+    case "dashboard":
+      return <EarningsScreen />;
+    case "settings":
+      return <SettingsScreen onLocale={props.onLocale} onPaired={props.onPaired} />;
+    case "console":
+      return <ConsoleOrdersScreen />;
+    case "pick_lists":
+      return <PickListScreen />;
+  }
+}
+
+function Tabs(props: { tabs: Tab[]; screen: Screen; onScreen: (screen: Screen) => void }) {
   const { t } = useT();
-  const tab = (screen: Screen, icon: string, label: string) => (
-    <button type="button" role="tab" aria-selected={props.screen === screen} data-testid={`tab-${screen}`} onClick={() => props.onScreen(screen)}>
-      <span aria-hidden="true">{icon}</span> {label}
-    </button>
-  );
   return (
-    <nav class="tabs" role="tablist">
-      {tab("produce", "🌽", t("nav.produce"))}
-      {tab("live", "●", t("nav.live"))}
+    <nav class="tabs" aria-label={t("nav.label")}>
+      {props.tabs.map((tab) => (
+        <button
+          type="button"
+          aria-current={props.screen === tab.screen ? "page" : undefined}
+          data-testid={`tab-${tab.screen}`}
+          onClick={() => props.onScreen(tab.screen)}
+        >
+          <span class="tab-icon" aria-hidden="true">
+            {tab.icon}
+          </span>
+          <span class="tab-label">{t(tab.label)}</span>
+        </button>
+      ))}
     </nav>
   );
 }
 
-function Header(props: { locale: Locale; onLocale: (locale: Locale) => void; screen: Screen }) {
+function Header(props: { locale: Locale; onLocale: (locale: Locale) => void; title: MessageKey }) {
   const { t } = useT();
   return (
     <header class="top-bar">
       <img class="brand" src={logo} alt="" width="36" height="36" />
-      <h1>{t(props.screen === "produce" ? "produce.title" : "live.title")}</h1>
+      <h1>{t(props.title)}</h1>
       <label class="language">
         <span class="visually-hidden">{t("language.label")}</span>
         <select

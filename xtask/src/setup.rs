@@ -26,8 +26,8 @@ const BUILD_PACKAGES: &[&str] = &[
 
 /// System packages the tests need: a virtual display, the WebKit WebDriver, a D-Bus session for
 /// WebKit, Chromium for the buyer-side browser tests, a small CJK font so that screenshots of
-/// Chinese screens show characters instead of boxes on a bare server, and Python with venv for the
-/// aiortc peer in the live test.
+/// Chinese screens show characters instead of boxes on a bare server, a colour emoji font for the
+/// icons beside words, and Python with venv for the aiortc peer in the live test.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -37,6 +37,7 @@ const TEST_PACKAGES: &[&str] = &[
     "chromium",
     "imagemagick",
     "fonts-wqy-microhei",
+    "fonts-noto-color-emoji",
     "python3",
     "python3-venv",
 ];

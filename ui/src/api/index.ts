@@ -9,18 +9,28 @@ import { listen } from "@tauri-apps/api/event";
 import type {
   AccountInfo,
   ApiError,
+  BulkOutcome,
   Call,
   DeviceStatus,
+  Earnings,
   Listing,
   ListingId,
   ListingInput,
   LiveStream,
+  OrderAction,
+  OrderId,
   OrderItem,
+  PickList,
+  PickupPointId,
+  PickupPointInfo,
   Produce,
   Progress,
   Refusal,
+  SaleInput,
+  SalePreview,
   StreamId,
   StreamInput,
+  Today,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -86,6 +96,21 @@ export const backend = {
   pauseProduce: (id: ListingId) => call<Listing>({ command: "pause_produce", args: { id } }),
   resumeProduce: (id: ListingId) => call<Listing>({ command: "resume_produce", args: { id } }),
   listOrders: () => call<OrderItem[]>({ command: "list_orders" }),
+  stepOrder: (id: OrderId, action: OrderAction, reason: string | null = null) =>
+    call<OrderItem>({ command: "step_order", args: { id, action, reason } }),
+  stepOrders: (ids: OrderId[], action: OrderAction) => call<BulkOutcome>({ command: "step_orders", args: { ids, action } }),
+  recordPayment: (id: OrderId, amount: string) => call<OrderItem>({ command: "record_payment", args: { id, amount } }),
+  sell: (input: SaleInput) => call<OrderItem>({ command: "sell", args: { input } }),
+  previewSale: (listingId: ListingId, quantity: string) =>
+    call<SalePreview>({ command: "preview_sale", args: { listing_id: listingId, quantity } }),
+  pickupPoints: () => call<PickupPointInfo[]>({ command: "pickup_points" }),
+  today: (offsetMinutes: number) => call<Today>({ command: "today", args: { offset_minutes: offsetMinutes } }),
+  earnings: (offsetMinutes: number, days: number) => call<Earnings>({ command: "earnings", args: { offset_minutes: offsetMinutes, days } }),
+  pickList: (pointId: PickupPointId, date: string, offsetMinutes: number) =>
+    call<PickList>({ command: "pick_list", args: { point_id: pointId, date, offset_minutes: offsetMinutes } }),
+  pickListCsv: (pointId: PickupPointId, date: string, offsetMinutes: number) =>
+    call<string>({ command: "pick_list_csv", args: { point_id: pointId, date, offset_minutes: offsetMinutes } }),
+  exportOrdersCsv: () => call<string>({ command: "export_orders_csv" }),
   deviceStatus: () => call<DeviceStatus>({ command: "device_status" }),
   pair: (serverUrl: string, code: string, deviceName: string) =>
     call<AccountInfo>({ command: "pair", args: { server_url: serverUrl, code, device_name: deviceName } }),

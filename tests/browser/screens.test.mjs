@@ -1,0 +1,210 @@
+// The app's screens as people use them, in Debian's Chromium against the real server: the farmer's
+// phone screens at 390×844 and the co-op console at 1366×768, each in Chinese and English, each
+// checked by axe-core (no serious or critical violations) and saved as a screenshot artifact.
+//
+// The farmer takes two walk-up orders by hand, confirms one and syncs; the co-op's laptop then
+// sees both, filters and searches them, moves them along in bulk (one refusal included), prints
+// and exports the pick list, and syncs the new statuses back to the server.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { accessibilityProblems, artifacts, laptopContext, launchChromium, phoneContext, startApp, startServer, waitFor } from "./support.mjs";
+
+const shots = join(artifacts, "screens");
+mkdirSync(shots, { recursive: true });
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  // The fake camera lets the Go Live screen show its preview in the screenshots.
+  browser = await launchChromium({ media: true });
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+/** A page of the app in `locale`, the language chosen before the first paint. */
+async function open(context, base, locale) {
+  await context.addInitScript((chosen) => localStorage.setItem("fieldcast.locale", chosen), locale);
+  const page = await context.newPage();
+  page.on("pageerror", (error) => assert.fail(`page error: ${error.message}`));
+  await page.goto(base);
+  return page;
+}
+
+/** Opens `screen`'s tab, waits for `ready`, then checks accessibility and saves a screenshot. */
+async function visit(page, { screen, ready, name }) {
+  await page.getByTestId(`tab-${screen}`).click();
+  await page.locator(ready).first().waitFor({ timeout: 20_000 });
+  const problems = await accessibilityProblems(page);
+  assert.deepEqual(problems, [], `${name}: accessibility`);
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function apiOrders(token) {
+  const response = await fetch(`${server.base}/api/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  return body.items;
+}
+
+test("the accessibility check itself finds a serious violation", async () => {
+  const page = await browser.newPage();
+  await page.setContent(`<html lang="en"><body><main><button></button><img src="x.png"></main></body></html>`);
+  const problems = await accessibilityProblems(page);
+  assert.ok(problems.some((p) => p.startsWith("button-name")), problems.join("\n"));
+  await page.close();
+});
+
+test("the farmer's day on the phone: walk-up orders, a confirmation, Today's figures, sync; every screen in zh-CN and en", async () => {
+  const app = await startApp(server);
+  try {
+    const context = await phoneContext(browser, "zh-CN");
+    const page = await open(context, app.base, "zh-CN");
+    await page.getByTestId("today-go-live").waitFor();
+
+    // Two walk-up orders typed in by hand, at the first pickup point (the co-op office, sorted by name).
+    await page.getByTestId("tab-orders").tap();
+    for (const [name, quantity] of [["王芳", "3"], ["Anna Rossi", "2"]]) {
+      await page.getByTestId("add-sale").tap();
+      await page.locator("[name=quantity]").fill(quantity);
+      await page.locator("[name=buyer_name]").fill(name);
+      await page.locator("[name=buyer_phone]").fill("13800138000");
+      await page.getByTestId("sale-submit").tap();
+      await page.getByTestId("add-sale").waitFor();
+    }
+    // A bad one is refused next to its fields and records nothing.
+    await page.getByTestId("add-sale").tap();
+    await page.locator("[name=quantity]").fill("-4");
+    await page.locator("[name=buyer_phone]").fill("not a phone");
+    await page.getByTestId("sale-submit").tap();
+    await page.locator("#sale-quantity-error").waitFor();
+    assert.equal(await page.locator("#sale-phone-error").textContent(), "请输入电话号码");
+    await page.getByRole("button", { name: "取消" }).tap();
+    const orders = page.getByTestId("order");
+    await waitFor(async () => (await orders.count()) === 2, "two orders are listed");
+
+    // Confirm the first one (newest first: Anna Rossi's).
+    await orders.first().getByTestId("action-confirm").tap();
+    await waitFor(async () => (await orders.first().getAttribute("data-status")) === "confirmed", "the order is confirmed");
+
+    // Today counts what waits and what to pack, and sums what is owed.
+    await page.getByTestId("tab-today").tap();
+    await waitFor(async () => (await page.getByTestId("today-waiting").textContent()).startsWith("1"), "one order waits");
+    assert.equal(await page.getByTestId("pack-group").count(), 1);
+    assert.match(await page.getByTestId("pack-group").textContent(), /合作社办公室 Co-op office/);
+    assert.match(await page.getByTestId("today-due").textContent(), /¥.*\d/);
+
+    // Sync: both orders and the confirmation reach the server.
+    await page.getByTestId("sync-now").tap();
+    await waitFor(async () => (await page.getByTestId("sync-status").textContent()).includes("已同步"), "the sync finishes", 60_000);
+    const onServer = await apiOrders(server.demo.farmer.token);
+    assert.deepEqual(onServer.map((o) => o.status).sort(), ["confirmed", "placed"]);
+
+    for (const locale of ["zh-CN", "en"]) {
+      const context = await phoneContext(browser, locale);
+      const page = await open(context, app.base, locale);
+      await visit(page, { screen: "today", ready: "[data-testid=today-go-live]", name: `farmer-today-${locale}` });
+      await visit(page, { screen: "produce", ready: "[data-testid=listing]", name: `farmer-produce-${locale}` });
+      await visit(page, { screen: "orders", ready: "[data-testid=order]", name: `farmer-orders-${locale}` });
+      await visit(page, { screen: "earnings", ready: "[data-testid=chart-days]", name: `farmer-earnings-${locale}` });
+      await visit(page, { screen: "settings", ready: "[data-testid=account]", name: `farmer-settings-${locale}` });
+      await visit(page, { screen: "live", ready: "[data-testid=start-live]", name: `farmer-live-${locale}` });
+      // Every button a thumb taps is at least 48 px high.
+      await page.getByTestId("tab-orders").tap();
+      const small = await page.evaluate(() =>
+        [...document.querySelectorAll("button")].filter((b) => b.getBoundingClientRect().height < 48).map((b) => b.textContent),
+      );
+      assert.deepEqual(small, [], "touch targets under 48 px");
+      await context.close();
+    }
+    await context.close();
+  } finally {
+    app.stop();
+  }
+});
+
+test("the co-op's day on the laptop: filter and search, bulk steps with a refusal, print and export the pick list, sync back", async () => {
+  const app = await startApp(server, { code: server.demo.admin.pairing_code, name: "Co-op laptop" });
+  try {
+    const context = await laptopContext(browser, "en");
+    const page = await open(context, app.base, "en");
+    const rows = page.getByTestId("order-row");
+    await waitFor(async () => (await rows.count()) === 2, "the farmer's two orders are in the table");
+
+    // Filters and search.
+    await page.getByTestId("filter-status").selectOption("placed");
+    await waitFor(async () => (await rows.count()) === 1, "one placed order");
+    await page.getByTestId("filter-status").selectOption("all");
+    await page.keyboard.press("/");
+    await page.keyboard.type("anna");
+    await waitFor(async () => (await rows.count()) === 1, "the search finds Anna");
+    assert.match(await rows.first().textContent(), /Anna Rossi/);
+    await page.getByTestId("search").fill("");
+    await page.getByTestId("filter-channel").selectOption("live");
+    await waitFor(async () => (await rows.count()) === 0, "no live orders");
+    await page.getByTestId("filter-channel").selectOption("in_person");
+    await waitFor(async () => (await rows.count()) === 2, "both were taken in person");
+
+    // Bulk: confirming both changes the placed one and refuses the confirmed one.
+    let bulks = 0;
+    const bulk = async (action) => {
+      await page.getByTestId("select-all").check();
+      await page.getByTestId("bulk-action").selectOption(action);
+      await page.getByTestId("bulk-apply").click();
+      bulks += 1;
+      await page.locator(`[data-testid=bulk-outcome][data-seq="${bulks}"]`).waitFor();
+      return page.getByTestId("bulk-outcome").textContent();
+    };
+    assert.equal(await bulk("confirm"), "1 changed · 1 could not take that step");
+    assert.equal(await bulk("pack"), "2 changed · 0 could not take that step");
+    assert.equal(await bulk("mark_ready"), "2 changed · 0 could not take that step");
+    await page.getByTestId("filter-status").selectOption("ready_for_pickup");
+    await waitFor(async () => (await rows.count()) === 2, "both are ready for pickup");
+
+    // Pick list for the co-op office today: shown, printable, exported as CSV.
+    await page.getByTestId("tab-pick_lists").click();
+    await page.getByTestId("pick-show").click();
+    await waitFor(async () => (await page.getByTestId("pick-row").count()) === 2, "two rows to hand over");
+    await page.emulateMedia({ media: "print" });
+    assert.equal(await page.locator(".tabs").isVisible(), false, "printing hides the app around the sheet");
+    assert.equal(await page.getByTestId("pick-sheet").isVisible(), true);
+    await page.emulateMedia({ media: "screen" });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("pick-csv").click()]);
+    const chunks = [];
+    for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+    const csv = Buffer.concat(chunks).toString("utf8");
+    assert.ok(csv.startsWith("\uFEFFpickup_point,date,buyer_name,buyer_phone,product,quantity,unit,status,to_collect,currency,order_id\r\n"), csv);
+    const lines = csv.trim().split("\r\n");
+    assert.equal(lines.length, 3, csv);
+    assert.match(csv, /合作社办公室 Co-op office,\d{4}-\d\d-\d\d,王芳,13800138000,[^,]+,3,[a-z]+,ready_for_pickup,[\d.]+,CNY,[0-9a-f-]{36}\r\n/);
+
+    // The statuses reach the server.
+    await page.getByTestId("tab-console").click();
+    await page.getByTestId("sync-now").click();
+    await waitFor(
+      async () => (await apiOrders(server.demo.admin.token)).every((o) => o.status === "ready_for_pickup"),
+      "the server has both orders ready for pickup",
+      60_000,
+    );
+
+    for (const locale of ["en", "zh-CN"]) {
+      const context = await laptopContext(browser, locale);
+      const page = await open(context, app.base, locale);
+      await visit(page, { screen: "console", ready: "[data-testid=order-row]", name: `console-orders-${locale}` });
+      await page.getByTestId("tab-pick_lists").click();
+      await page.getByTestId("pick-show").click();
+      await visit(page, { screen: "pick_lists", ready: "[data-testid=pick-row]", name: `console-pick-list-${locale}` });
+      await visit(page, { screen: "dashboard", ready: "[data-testid=chart-days]", name: `console-dashboard-${locale}` });
+      await visit(page, { screen: "settings", ready: "[data-testid=account]", name: `console-settings-${locale}` });
+      await context.close();
+    }
+    await context.close();
+  } finally {
+    app.stop();
+  }
+});

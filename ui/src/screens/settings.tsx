@@ -1,0 +1,67 @@
+// "Settings": the language, who this device is connected as (and to which co-op, in which
+// currency), and connecting it to a co-op with a pairing code.
+import { useState } from "preact/hooks";
+
+import { backend } from "../api";
+import { ErrorBanner } from "../components/error-banner";
+import { Pairing } from "../components/pairing";
+import { useBackend } from "../hooks";
+import { LOCALES, type Locale } from "../i18n";
+import { useT } from "../i18n/context";
+
+export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPaired: () => void }) {
+  const { t, locale } = useT();
+  const [pairing, setPairing] = useState(false);
+  const loaded = useBackend(() => backend.deviceStatus());
+  const account = loaded.data?.account ?? null;
+  if (pairing) {
+    return (
+      <Pairing
+        account={account}
+        onClose={() => setPairing(false)}
+        onPaired={() => {
+          setPairing(false);
+          void loaded.reload();
+          props.onPaired();
+        }}
+      />
+    );
+  }
+  return (
+    <section class="settings" aria-labelledby="settings-heading">
+      <h2 id="settings-heading" class="visually-hidden">{t("nav.settings")}</h2>
+      <ErrorBanner code={loaded.failure} />
+      <fieldset class="sheet">
+        <legend>{t("language.label")}</legend>
+        {LOCALES.map((l) => (
+          <label class="check">
+            <input type="radio" name="locale" value={l.code} checked={locale === l.code} onChange={() => props.onLocale(l.code)} data-testid={`locale-${l.code}`} />
+            <span lang={l.code}>{l.name}</span>
+          </label>
+        ))}
+      </fieldset>
+      <div class="sheet">
+        <h3>{t("settings.coop")}</h3>
+        {account ? (
+          <dl class="facts" data-testid="account">
+            <dt>{t("settings.member")}</dt>
+            <dd>{account.member_name}</dd>
+            <dt>{t("settings.coop_name")}</dt>
+            <dd>{account.coop_name}</dd>
+            <dt>{t("settings.role")}</dt>
+            <dd>{t(`role.${account.role}`)}</dd>
+            <dt>{t("settings.currency")}</dt>
+            <dd>{account.currency}</dd>
+            <dt>{t("pair.server")}</dt>
+            <dd class="wrap">{account.server_url}</dd>
+          </dl>
+        ) : (
+          <p class="muted">{t("error.not_paired")}</p>
+        )}
+        <button type="button" class="secondary" data-testid="open-pairing" onClick={() => setPairing(true)}>
+          {t(account ? "settings.pair_again" : "pair.title")}
+        </button>
+      </div>
+    </section>
+  );
+}
