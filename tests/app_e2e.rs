@@ -230,6 +230,9 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     fill(&client, "code", demo["farmer"]["pairing_code"].as_str().context("code")?).await?;
     fill(&client, "device_name", "张伟的手机").await?;
     client.find(Locator::Css("[data-testid=pair-submit]")).await?.click().await?;
+    // Paired, the app goes home: Today, for a farmer.
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=today-go-live]")).await?;
+    client.find(Locator::Css("[data-testid=tab-settings]")).await?.click().await?;
     assert_eq!(text_of(&client, "[data-testid=account] dd").await?, "Zhang Wei 张伟");
     client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
     wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;

@@ -61,10 +61,13 @@ fn is_sale(order: &Order) -> bool {
     order.status.holds_stock()
 }
 
+/// Quantities per product (title and unit) within one destination.
+type ItemSums = BTreeMap<(String, Unit), Quantity>;
+
 /// The Today screen for `orders` at `now`.
 pub fn today(orders: &[Order], currency: Currency, now: Timestamp, offset_minutes: i32) -> Today {
     let date = now.local_date(offset_minutes);
-    let mut groups: BTreeMap<Destination, (u32, BTreeMap<(String, Unit), Quantity>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Destination, (u32, ItemSums)> = BTreeMap::new();
     let (mut waiting, mut placed_today, mut due, mut sales) = (0, 0, 0i64, 0i64);
     for order in orders {
         let is_today = order.created_at.local_date(offset_minutes) == date;
@@ -259,7 +262,7 @@ mod tests {
                 None => Fulfilment::Delivery { address: "village road 1".into() },
             },
             payment_method: PaymentMethod::CashAtPickup,
-            channel: if n % 2 == 0 { Channel::Live } else { Channel::OrderLink },
+            channel: if n.is_multiple_of(2) { Channel::Live } else { Channel::OrderLink },
             status,
             paid: Money::zero(Currency::CNY),
             note: String::new(),
