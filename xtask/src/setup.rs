@@ -42,6 +42,9 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-venv",
 ];
 
+/// What only the benchmarks need: vipsthumbnail, the tool the photo pipeline is compared with.
+pub const BENCH_PACKAGES: &[&str] = &["libvips-tools"];
+
 /// The tauri-driver version the app end-to-end tests use.
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
@@ -56,7 +59,7 @@ pub fn for_running() -> anyhow::Result<()> {
     npm_packages()
 }
 
-fn system_packages(wanted: &[&str]) -> anyhow::Result<()> {
+pub fn system_packages(wanted: &[&str]) -> anyhow::Result<()> {
     if !has("dpkg-query") {
         eprintln!("note: not a Debian-like system; install the equivalents of {wanted:?} yourself");
         return Ok(());

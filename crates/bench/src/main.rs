@@ -8,12 +8,14 @@
 //!   everything it loads except the photo.
 //! - `sync`: a day of offline changes pushed, orders pulled, and a rural link (see `sync.rs`).
 //! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`).
+//! - `photo`: the listing photo pipeline against vipsthumbnail on a 12-megapixel JPEG.
 //!
 //! Each prints one JSON object; `cargo xtask bench` turns them into BENCHMARKS.md.
 
 mod live;
 mod load;
 mod page;
+mod photo;
 mod server;
 mod stats;
 mod sync;
@@ -44,9 +46,13 @@ fn main() -> anyhow::Result<()> {
             let counts: Vec<usize> = value("--viewers").unwrap_or_else(|| "10,50,200".into()).split(',').map(str::parse).collect::<Result<_, _>>()?;
             serde_json::to_value(runtime.block_on(live::fanout(&server_bin, &counts, Duration::from_secs(seconds)))?)?
         }
+        Some("photo") => {
+            let runs: usize = value("--runs").map_or(Ok(7), |s| s.parse())?;
+            serde_json::to_value(photo::measure(runs.max(1))?)?
+        }
         _ => {
             eprintln!(
-                "usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N] | live [--viewers 10,50,200] [--seconds N]> [--server-bin PATH]"
+                "usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N] | live [--viewers 10,50,200] [--seconds N] | photo [--runs N]> [--server-bin PATH]"
             );
             std::process::exit(2);
         }
