@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fantoccini::{Client, ClientBuilder, Locator};
-use tests::{Guard, MarketServer, ServerProcess, VirtualDisplay, artifacts_dir, free_port, http_get, required_env, wait_for_port, wait_until};
+use tests::{Guard, MarketServer, ServerProcess, VirtualDisplay, artifacts_dir, free_port, http_get, http_head_of_get, required_env, wait_for_port, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -209,9 +209,9 @@ async fn the_app_pairs_with_the_co_op_and_syncs_what_it_made_offline() -> anyhow
     Ok(())
 }
 
-/// The farmer's day in the real app: pair with the demo co-op, lose the server, take a walk-up
-/// order and move it to packed while offline, get the server back, and see the order and both
-/// steps reach it.
+/// The farmer's day in the real app: pair with the demo co-op, add a product with a photo file,
+/// lose the server, take a walk-up order and move it to packed while offline, get the server back,
+/// and see the product, its photo, the order and both steps reach it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_returns() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
@@ -237,6 +237,20 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
     wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
 
+    // A new product with a photo file from the gallery; the card shows its thumbnail.
+    let photo = data.path().join("millet.jpg");
+    let made = Command::new("convert").args(["-seed", "5", "-size", "2400x1800", "plasma:gold-khaki", "-quality", "90"]).arg(&photo).status()?;
+    anyhow::ensure!(made.success(), "ImageMagick could not make the test photo");
+    client.find(Locator::Css("[data-testid=tab-produce]")).await?.click().await?;
+    client.find(Locator::Css("[data-testid=add-produce]")).await?.click().await?;
+    fill(&client, "title", "小米 Millet").await?;
+    fill(&client, "price", "8").await?;
+    fill(&client, "stock", "30").await?;
+    client.find(Locator::Css("[data-testid=photo-input]")).await?.send_keys(photo.to_str().context("utf-8 path")?).await?;
+    client.find(Locator::Css("[data-testid=save]")).await?.click().await?;
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=listing-photo]")).await?;
+    screenshot(&client, "app-produce-with-photo.png").await?;
+
     // The server goes away (the village's link drops); the farmer keeps working.
     server.kill();
     client.find(Locator::Css("[data-testid=tab-orders]")).await?.click().await?;
@@ -245,9 +259,9 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     fill(&client, "buyer_name", "李大妈").await?;
     fill(&client, "buyer_phone", "13900001111").await?;
     client.find(Locator::Css("[data-testid=sale-submit]")).await?.click().await?;
-    client.find(Locator::Css("[data-testid=action-confirm]")).await?.click().await?;
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=action-confirm]")).await?.click().await?;
     client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=order][data-status=confirmed]")).await?;
-    client.find(Locator::Css("[data-testid=action-pack]")).await?.click().await?;
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=action-pack]")).await?.click().await?;
     client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=order][data-status=packed]")).await?;
     assert_eq!(text_of(&client, "[data-testid=order-pending]").await?, "等待同步");
     screenshot(&client, "app-offline-order-packed.png").await?;
@@ -257,7 +271,11 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
     let deadline = std::time::Instant::now() + WAIT;
     let orders = loop {
-        client.find(Locator::Css("[data-testid=sync-now]")).await?.click().await?;
+        // The status line re-renders as sync moves along; a click that lands on a replaced button
+        // is simply the next round's to make.
+        if let Ok(button) = client.find(Locator::Css("[data-testid=sync-now]")).await {
+            button.click().await.ok();
+        }
         let body = http_get(&format!("{}/api/v1/orders", server.base()), &token)?;
         let page: serde_json::Value = serde_json::from_str(&body)?;
         let orders = page["items"].as_array().cloned().unwrap_or_default();
@@ -268,6 +286,11 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
         client.wait().at_most(Duration::from_millis(300)).for_element(Locator::Css("#never-there")).await.ok();
     };
     assert_eq!(orders.len(), 1, "{orders:?}");
+    // The product and its photo came up with the same sync.
+    let listings: Vec<serde_json::Value> = serde_json::from_str(&http_get(&format!("{}/api/v1/listings", server.base()), &token)?)?;
+    let millet = listings.iter().find(|l| l["details"]["title"] == "小米 Millet").context("the new product is on the server")?;
+    let sha = millet["photos"][0]["sha256"].as_str().context("the photo is on the listing")?;
+    assert_eq!(http_head_of_get(&format!("{}/photos/{sha}.jpg", server.base()))?, (200, "image/jpeg".to_owned()));
     assert_eq!(orders[0]["buyer"]["name"], "李大妈");
     assert_eq!(orders[0]["channel"], "in_person");
     wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;

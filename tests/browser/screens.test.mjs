@@ -6,7 +6,9 @@
 // sees both, filters and searches them, moves them along in bulk (one refusal included), prints
 // and exports the pick list, and syncs the new statuses back to the server.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
@@ -99,11 +101,27 @@ test("the farmer's day on the phone: walk-up orders, a confirmation, Today's fig
     assert.match(await page.getByTestId("pack-group").textContent(), /合作社办公室 Co-op office/);
     assert.match(await page.getByTestId("today-due").textContent(), /¥.*\d/);
 
-    // Sync: both orders and the confirmation reach the server.
+    // A photo for the first product, from a file (the gallery): a thumbnail shows at once.
+    const photoFile = join(mkdtempSync(join(tmpdir(), "fieldcast-photo-")), "peaches.jpg");
+    execFileSync("convert", ["-seed", "3", "-size", "2000x1500", "plasma:orange-yellow", "-quality", "90", photoFile]);
+    await page.getByTestId("tab-produce").tap();
+    await page.getByTestId("edit-produce").first().tap();
+    await page.getByTestId("photo-input").setInputFiles(photoFile);
+    await page.getByTestId("save").tap();
+    await page.getByTestId("listing-photo").first().waitFor();
+    const titleWithPhoto = await page.getByTestId("listing-title").first().textContent();
+
+    // Sync: both orders, the confirmation and the photo reach the server.
     await page.getByTestId("sync-now").tap();
     await waitFor(async () => (await page.getByTestId("sync-status").textContent()).includes("已同步"), "the sync finishes", 60_000);
     const onServer = await apiOrders(server.demo.farmer.token);
     assert.deepEqual(onServer.map((o) => o.status).sort(), ["confirmed", "placed"]);
+    const listings = await (await fetch(`${server.base}/api/v1/listings`, { headers: { authorization: `Bearer ${server.demo.farmer.token}` } })).json();
+    const withPhoto = listings.find((l) => l.details.title === titleWithPhoto);
+    assert.equal(withPhoto.photos.length, 1, JSON.stringify(withPhoto));
+    const served = await fetch(`${server.base}/photos/${withPhoto.photos[0].sha256}.jpg`);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get("content-type"), "image/jpeg");
 
     for (const locale of ["zh-CN", "en"]) {
       const context = await phoneContext(browser, locale);

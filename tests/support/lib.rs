@@ -193,6 +193,23 @@ pub fn http_get(url: &str, token: &str) -> anyhow::Result<String> {
     Ok(body.to_owned())
 }
 
+/// The status line and `Content-Type` of a plain GET, for binary answers (photos).
+pub fn http_head_of_get(url: &str) -> anyhow::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").context("http only")?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").context("no HTTP head")?;
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let status = head.split_whitespace().nth(1).context("no status")?.parse()?;
+    let content_type = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_owned())).unwrap_or_default();
+    Ok((status, content_type))
+}
+
 /// A marketplace server process on a fixed loopback port and data directory, so that it can be
 /// killed (SIGKILL) and started again where it was.
 pub struct ServerProcess {

@@ -14,7 +14,11 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use crate::sync::{SyncHandle, Trigger};
-use crate::{ApiError, Client, SaleInput};
+use base64::Engine as _;
+use domain::error::{Error as DomainError, Field, FieldError};
+use domain::listing::PhotoRef;
+
+use crate::{ApiError, Client, ClientError, SaleInput};
 
 /// One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -23,6 +27,10 @@ pub enum Call {
     ListProduce,
     AddProduce { input: ListingInput },
     EditProduce { id: ListingId, input: ListingInput },
+    /// A photo from the camera or the gallery, as base64 of the file's bytes.
+    AddPhoto { listing_id: ListingId, data_base64: String },
+    /// A stored photo as a `data:` URL (the thumbnail unless `full`).
+    Photo { sha256: String, full: bool },
     PauseProduce { id: ListingId },
     ResumeProduce { id: ListingId },
     ListOrders,
@@ -60,6 +68,13 @@ impl Call {
             Call::ListProduce => json(client.list_produce()?),
             Call::AddProduce { input } => json(client.add_produce(&input)?),
             Call::EditProduce { id, input } => json(client.edit_produce(id, &input)?),
+            Call::AddPhoto { listing_id, data_base64 } => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(data_base64.as_bytes()).map_err(|_| {
+                    ClientError::Invalid(vec![FieldError::new(Field::Photos, DomainError::InvalidPhoto)])
+                })?;
+                json(client.add_photo(listing_id, &bytes)?)
+            }
+            Call::Photo { sha256, full } => json(client.photo_data_url(&PhotoRef { sha256 }, !full)?),
             Call::PauseProduce { id } => json(client.pause_produce(id)?),
             Call::ResumeProduce { id } => json(client.resume_produce(id)?),
             Call::ListOrders => json(client.list_orders()?),

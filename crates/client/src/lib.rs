@@ -13,6 +13,7 @@ pub mod calls;
 pub mod csv;
 mod error;
 pub mod live;
+pub mod photos;
 pub mod remote;
 pub mod reports;
 pub mod sync;
@@ -139,6 +140,9 @@ pub struct RefusalView {
 /// The app's backend on one device.
 pub struct Client {
     store: Mutex<Store>,
+    /// Where processed listing photos wait, named by hash, until sync uploads them (and after,
+    /// for showing them offline).
+    photos_dir: PathBuf,
     clock: Box<dyn Clock>,
     changes: Arc<Notify>,
 }
@@ -153,7 +157,9 @@ impl Client {
         std::fs::create_dir_all(data_dir).map_err(|source| ClientError::DataDir { path: data_dir.to_owned(), source })?;
         let store = Store::open(&data_dir.join(DATABASE_FILE))?;
         tracing::info!(data_dir = %data_dir.display(), client_id = %store.client_id(), "opened local store");
-        Ok(Client { store: Mutex::new(store), clock, changes: Arc::new(Notify::new()) })
+        let photos_dir = data_dir.join("photos");
+        std::fs::create_dir_all(&photos_dir).map_err(|source| ClientError::DataDir { path: photos_dir.clone(), source })?;
+        Ok(Client { store: Mutex::new(store), photos_dir, clock, changes: Arc::new(Notify::new()) })
     }
 
     pub fn now(&self) -> Timestamp {

@@ -125,6 +125,22 @@ impl Remote {
         answer(response).await
     }
 
+    /// `PUT /api/v1/photos/{sha256}`: a processed photo, before the change that names it.
+    pub async fn put_photo(&self, token: &str, sha256: &str, jpeg: Vec<u8>) -> Result<(), RemoteError> {
+        let response = self
+            .http
+            .put(format!("{}/api/v1/photos/{sha256}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "image/jpeg")
+            .body(jpeg)
+            .send()
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        answer::<serde_json::Value>(response).await.map(|_| ())
+    }
+
     /// `POST {path}` under `/api/v1` with the device token and a JSON body, for the online-only
     /// operations (going live) that do not travel through the outbox.
     pub async fn post_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<T, RemoteError> {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::mutation::Mutation;
 use domain::sync::PushEntry;
 use domain::time::Timestamp;
 use sync_engine::{Config, Engine, Failure, Input, Output, Phase, Progress, Refusal};
@@ -141,6 +142,22 @@ impl Driver {
         };
         if entries.is_empty() {
             return Input::Pushed { id, acked: 0, pending: 0, refused: vec![] };
+        }
+        // Photos go up before the changes that name them (the server checks). An upload that
+        // fails fails this push like a network error would: the engine backs off and retries.
+        for entry in &entries {
+            if let Mutation::ListingPhoto { photo, .. } = &entry.mutation {
+                let bytes = match self.client.photo_bytes(photo) {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        tracing::error!(%error, sha256 = %photo.sha256, "a photo to upload is missing on the device");
+                        return Input::Failed { id, failure: Failure::Transient };
+                    }
+                };
+                if let Err(error) = remote.put_photo(&token, &photo.sha256, bytes).await {
+                    return Self::failed(id, &error);
+                }
+            }
         }
         let request = domain::sync::PushRequest {
             client_id,

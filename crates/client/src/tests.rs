@@ -230,3 +230,38 @@ fn reports_need_a_pairing_for_the_currency() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(open(dir.path()).today(0), Err(ClientError::NotPaired)));
 }
+
+/// A PNG as a gallery might hold it.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 200) as u8, (y % 200) as u8, 30]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_photo_is_processed_kept_by_hash_once_and_queued_for_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = open(dir.path());
+    let corn = client.add_produce(&corn()).unwrap();
+    let before = client.outbox(100).unwrap().1.len();
+    let listing = client.add_photo(corn.id, &png(1600, 1200)).unwrap();
+    assert_eq!(listing.photos.len(), 1);
+    let sha = listing.photos[0].sha256.clone();
+    assert!(dir.path().join("photos").join(format!("{sha}.jpg")).is_file());
+    assert!(dir.path().join("photos").join(format!("{sha}-thumb.jpg")).is_file());
+    let again = client.add_photo(corn.id, &png(1600, 1200)).unwrap();
+    assert_eq!(again.photos.len(), 1, "the same photo is kept once");
+    let outbox = client.outbox(100).unwrap().1;
+    assert_eq!(outbox.len(), before + 2);
+    assert!(matches!(&outbox[before].mutation, domain::mutation::Mutation::ListingPhoto { photo, .. } if photo.sha256 == sha));
+    let url = client.photo_data_url(&listing.photos[0], true).unwrap();
+    assert!(url.starts_with("data:image/jpeg;base64,/9j/"), "{}", &url[..40]);
+
+    // Bad input: not an image, an unknown listing, a path for a name.
+    assert!(matches!(client.add_photo(corn.id, b"hello"), Err(ClientError::Invalid(f)) if f[0].error.code() == "invalid_photo"));
+    assert!(matches!(client.add_photo(ListingId(Uuid::from_u128(5)), &png(10, 10)), Err(ClientError::NotFound)));
+    let forged = domain::listing::PhotoRef { sha256: "../fieldcast.db".into() };
+    assert!(matches!(client.photo_data_url(&forged, false), Err(ClientError::Invalid(_))));
+    assert_eq!(client.outbox(100).unwrap().1.len(), before + 2, "refusals queue nothing");
+}

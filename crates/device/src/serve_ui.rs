@@ -45,7 +45,8 @@ pub async fn serve(client: Arc<Client>, sync: SyncHandle, addr: SocketAddr, ui: 
     }
     let bridge = Bridge { client, sync: Arc::new(sync) };
     let app = axum::Router::new()
-        .route("/rpc", post(rpc))
+        // A photo from the gallery travels as base64 inside the call: allow a phone's largest.
+        .route("/rpc", post(rpc).layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)))
         .route("/events", get(events))
         .with_state(bridge)
         // The front end is a single page: unknown paths get the page, which routes itself.

@@ -78,6 +78,8 @@ pub enum Error {
     StreamEnded,
     #[error("not a valid date")]
     InvalidDate,
+    #[error("not a valid photo")]
+    InvalidPhoto,
 }
 
 impl Error {
@@ -117,6 +119,7 @@ impl Error {
             Error::NotInStream => "not_in_stream",
             Error::StreamEnded => "stream_ended",
             Error::InvalidDate => "invalid_date",
+            Error::InvalidPhoto => "invalid_photo",
         }
     }
 }
@@ -171,6 +174,7 @@ impl Error {
             Error::NotInStream,
             Error::StreamEnded,
             Error::InvalidDate,
+            Error::InvalidPhoto,
         ]
     }
 }
@@ -262,6 +266,6 @@ mod tests {
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
         // `code` is an exhaustive match, so a new variant must get a code; this count makes the
         // author add it to `one_of_each` too (and so to the front end's translations).
-        assert_eq!(codes.len(), 33);
+        assert_eq!(codes.len(), 34);
     }
 }

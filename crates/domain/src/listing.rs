@@ -209,6 +209,15 @@ pub struct PhotoRef {
     pub sha256: String,
 }
 
+impl PhotoRef {
+    /// 64 lowercase hex digits. The hash names files on the device and the server, so nothing
+    /// else (no `/`, no `..`) may pass.
+    pub fn check(&self) -> Result<(), Error> {
+        let hex = self.sha256.len() == 64 && self.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if hex { Ok(()) } else { Err(Error::InvalidPhoto) }
+    }
+}
+
 /// A listing of produce for sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Listing {

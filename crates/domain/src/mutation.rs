@@ -26,7 +26,7 @@ use ts_rs::TS;
 use crate::checkout::{self, OfflineSale};
 use crate::error::{Error, Field, FieldError};
 use crate::ids::{ListingId, MemberId, OrderId};
-use crate::listing::{Listing, ListingChange, ListingDetails};
+use crate::listing::{Listing, ListingChange, ListingDetails, PhotoRef};
 use crate::money::Money;
 use crate::order::{Order, OrderAction};
 use crate::quantity::Quantity;
@@ -49,6 +49,10 @@ pub enum Mutation {
     ListingPause { listing_id: ListingId },
     #[serde(rename = "listing.resume")]
     ListingResume { listing_id: ListingId },
+    /// A photo for the listing, by the content hash of its JPEG. The device uploads the photo
+    /// before it pushes this, so the marketplace can check it has it.
+    #[serde(rename = "listing.photo")]
+    ListingPhoto { listing_id: ListingId, photo: PhotoRef },
     /// A sale taken on the phone or face to face.
     #[serde(rename = "order.record")]
     OrderRecord { sale: OfflineSale },
@@ -73,6 +77,7 @@ impl Mutation {
             Mutation::ListingStock { .. } => "listing.stock",
             Mutation::ListingPause { .. } => "listing.pause",
             Mutation::ListingResume { .. } => "listing.resume",
+            Mutation::ListingPhoto { .. } => "listing.photo",
             Mutation::OrderRecord { .. } => "order.record",
             Mutation::OrderStep { .. } => "order.step",
             Mutation::OrderPayment { .. } => "order.payment",
@@ -89,6 +94,7 @@ impl Mutation {
             | Mutation::ListingStock { listing_id, .. }
             | Mutation::ListingPause { listing_id }
             | Mutation::ListingResume { listing_id }
+            | Mutation::ListingPhoto { listing_id, .. }
             | Mutation::QuotaRequest { listing_id, .. }
             | Mutation::QuotaReturn { listing_id, .. } => Target::Listing(*listing_id),
             Mutation::OrderRecord { sale } => Target::Order(sale.order_id),
@@ -177,6 +183,12 @@ pub fn apply<S: State>(mutation: &Mutation, state: &mut S, now: Timestamp) -> Re
             let mut current = listing(state, *listing_id)?;
             let change = if matches!(mutation, Mutation::ListingPause { .. }) { ListingChange::Pause } else { ListingChange::Resume };
             current.change(change, now)?;
+            state.put_listing(&current).map_err(ApplyError::State)?;
+        }
+        Mutation::ListingPhoto { listing_id, photo } => {
+            let mut current = listing(state, *listing_id)?;
+            photo.check().map_err(|e| refused(Field::Photos, e))?;
+            current.change(ListingChange::AddPhoto(photo.clone()), now)?;
             state.put_listing(&current).map_err(ApplyError::State)?;
         }
         Mutation::OrderRecord { sale } => {

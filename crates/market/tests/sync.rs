@@ -227,3 +227,67 @@ async fn pulls_are_scoped_paged_and_carry_the_last_applied_seq() {
     let cross = pull(&h, &h.stranger, ClientId(Uuid::now_v7()), 0, 1000).await;
     assert!(cross.listings.is_empty() && cross.orders.is_empty(), "another co-op sees nothing");
 }
+
+/// A JPEG processed the way devices process photos, and its name.
+fn device_photo(seed: u8) -> (String, Vec<u8>) {
+    let image = image::RgbImage::from_fn(1600, 1200, |x, y| image::Rgb([(x % 200) as u8, (y % 200) as u8, seed]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let processed = photo::process(&png.into_inner()).unwrap();
+    (processed.sha256, processed.full)
+}
+
+async fn put_photo(h: &Harness, token: Option<&str>, name: &str, content_type: &str, bytes: Vec<u8>) -> common::Reply {
+    let mut request = Request::builder().method(Method::PUT).uri(format!("/api/v1/photos/{name}")).header("content-type", content_type);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    h.send(request.body(Body::from(bytes)).unwrap()).await
+}
+
+#[tokio::test]
+async fn photos_travel_by_hash_and_a_change_naming_a_missing_photo_waits() {
+    let h = Harness::new().await;
+    let corn = h.listing(&h.zhang, "Corn", "jin", "3.50", "50").await;
+    let corn_id = ListingId::parse(corn["id"].as_str().unwrap()).unwrap();
+    let (sha, jpeg) = device_photo(7);
+    let client = ClientId(Uuid::now_v7());
+    let change = entries(1, vec![Mutation::ListingPhoto { listing_id: corn_id, photo: domain::listing::PhotoRef { sha256: sha.clone() } }]);
+
+    // Pushed before its photo: the batch waits (409) and nothing is applied.
+    let early = push(&h, &h.zhang, client, &change).await;
+    assert_eq!((early.status, early.code()), (StatusCode::CONFLICT, "photo_missing".to_owned()));
+
+    // Bad uploads change nothing.
+    assert_eq!(put_photo(&h, None, &sha, "image/jpeg", jpeg.clone()).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(put_photo(&h, Some(&h.zhang.token), &sha, "image/png", jpeg.clone()).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (other_sha, other) = device_photo(9);
+    assert_eq!(put_photo(&h, Some(&h.zhang.token), &sha, "image/jpeg", other.clone()).await.code(), "hash_mismatch");
+    assert_eq!(put_photo(&h, Some(&h.zhang.token), "..%2Fmarket.db", "image/jpeg", jpeg.clone()).await.status, StatusCode::NOT_FOUND);
+    let raw = b"\xFF\xD8\xFF\xE0 not really a jpeg".to_vec();
+    let raw_sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert_eq!(put_photo(&h, Some(&h.zhang.token), &raw_sha, "image/jpeg", raw).await.code(), "invalid_image");
+    assert_eq!(h.call(Method::GET, &format!("/photos/{other_sha}.jpg"), None, None).await.status, StatusCode::NOT_FOUND);
+
+    // Uploaded (twice: a retry is harmless), then the same push applies.
+    for _ in 0..2 {
+        let stored = put_photo(&h, Some(&h.zhang.token), &sha, "image/jpeg", jpeg.clone()).await;
+        assert_eq!(stored.status, StatusCode::NO_CONTENT, "{}", stored.text());
+    }
+    let answer: PushResponse = serde_json::from_slice(&push(&h, &h.zhang, client, &change).await.bytes).unwrap();
+    assert!(matches!(answer.results[0].verdict, Verdict::Applied { .. }), "{:?}", answer.results[0]);
+    let listing = h.call(Method::GET, &format!("/api/v1/listings/{corn_id}"), Some(&h.zhang.token), None).await.json();
+    assert_eq!(listing["photos"].as_array().unwrap().len(), 1, "{listing}");
+    let served = h.call(Method::GET, &format!("/photos/{sha}.jpg"), None, None).await;
+    assert_eq!(served.bytes, jpeg, "stored as sent, so the name stays true");
+    let thumb = h.call(Method::GET, &format!("/photos/{sha}-thumb.jpg"), None, None).await;
+    assert_eq!(image::load_from_memory(&thumb.bytes).unwrap().width(), 320);
+
+    // A malformed name in a change is refused for good (it could never be uploaded).
+    let bad = entries(2, vec![Mutation::ListingPhoto { listing_id: corn_id, photo: domain::listing::PhotoRef { sha256: "../../etc/passwd".into() } }]);
+    let answer: PushResponse = serde_json::from_slice(&push(&h, &h.zhang, client, &bad).await.bytes).unwrap();
+    assert!(matches!(&answer.results[0].verdict, Verdict::Refused { code, .. } if code == "invalid_photo"), "{:?}", answer.results[0]);
+}

@@ -51,6 +51,28 @@ pub fn process(bytes: &[u8]) -> Result<Photo, Error> {
     Ok(Photo { sha256, width: full.width(), height: full.height(), thumb: encode(&thumb)?, full: full_jpeg })
 }
 
+/// Checks a JPEG that a device says it made with [`process`]: a JPEG that decodes, no larger than
+/// [`FULL_EDGE`], with no EXIF segment. Returns its size. The marketplace stores such a photo
+/// as it is, so that its hash (the device's name for it) stays true.
+pub fn verify(jpeg: &[u8]) -> Result<(u32, u32), Error> {
+    if image::guess_format(jpeg).ok() != Some(image::ImageFormat::Jpeg) {
+        return Err(Error::Unsupported);
+    }
+    if jpeg.windows(2).any(|w| w == [0xFF, 0xE1]) {
+        return Err(Error::Invalid("the photo still carries EXIF data".into()));
+    }
+    let image = decode_upright(jpeg)?;
+    if image.width().max(image.height()) > FULL_EDGE {
+        return Err(Error::Invalid(format!("larger than {FULL_EDGE} px")));
+    }
+    Ok((image.width(), image.height()))
+}
+
+/// The list thumbnail of an already processed photo.
+pub fn thumbnail(jpeg: &[u8]) -> Result<Vec<u8>, Error> {
+    encode(&fit(&decode_upright(jpeg)?, THUMB_EDGE))
+}
+
 fn decode_upright(bytes: &[u8]) -> Result<DynamicImage, Error> {
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Invalid(e.to_string()))?;
     match reader.format() {
@@ -154,6 +176,17 @@ mod tests {
             assert!(!out.windows(4).any(|w| w == b"Exif"), "no EXIF leaves the phone");
             assert!(!out.windows(2).any(|w| w == [0xFF, 0xE1]), "no APP1 segment at all");
         }
+    }
+
+    #[test]
+    fn verifies_what_process_made_and_nothing_else() {
+        let photo = process(&png(1600, 900)).unwrap();
+        assert_eq!(verify(&photo.full).unwrap(), (1280, 720));
+        assert_eq!(image::load_from_memory(&thumbnail(&photo.full).unwrap()).unwrap().width(), 320);
+        assert!(matches!(verify(&png(10, 10)), Err(Error::Unsupported)), "PNG is not what devices send");
+        assert!(matches!(verify(&phone_jpeg(64, 32)), Err(Error::Invalid(_))), "EXIF must be gone");
+        let big = process(&png(1280, 1280)).unwrap();
+        assert!(verify(&big.full).is_ok());
     }
 
     #[test]

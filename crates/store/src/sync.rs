@@ -305,7 +305,8 @@ impl Touched {
             | Mutation::ListingEdit { listing_id, .. }
             | Mutation::ListingStock { listing_id, .. }
             | Mutation::ListingPause { listing_id }
-            | Mutation::ListingResume { listing_id } => {
+            | Mutation::ListingResume { listing_id }
+            | Mutation::ListingPhoto { listing_id, .. } => {
                 self.listings.insert(*listing_id);
             }
         }

@@ -89,10 +89,25 @@ async function call<T>(request: Call): Promise<T> {
   }
 }
 
+/** The file's bytes as base64, for a JSON call. */
+function base64Of(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+    reader.onerror = () => reject(new BackendError({ code: "invalid_photo", message: "the file could not be read", fields: [] }));
+    reader.readAsDataURL(file);
+  });
+}
+
 export const backend = {
   listProduce: () => call<Produce[]>({ command: "list_produce" }),
   addProduce: (input: ListingInput) => call<Listing>({ command: "add_produce", args: { input } }),
   editProduce: (id: ListingId, input: ListingInput) => call<Listing>({ command: "edit_produce", args: { id, input } }),
+  /** Sends a photo file from the camera or gallery; the backend processes it and keeps it. */
+  addPhoto: async (listingId: ListingId, file: Blob) =>
+    call<Listing>({ command: "add_photo", args: { listing_id: listingId, data_base64: await base64Of(file) } }),
+  /** A stored photo as a `data:` URL: the thumbnail, or the 1280 px photo with `full`. */
+  photo: (sha256: string, full = false) => call<string>({ command: "photo", args: { sha256, full } }),
   pauseProduce: (id: ListingId) => call<Listing>({ command: "pause_produce", args: { id } }),
   resumeProduce: (id: ListingId) => call<Listing>({ command: "resume_produce", args: { id } }),
   listOrders: () => call<OrderItem[]>({ command: "list_orders" }),

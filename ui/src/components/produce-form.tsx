@@ -10,7 +10,7 @@ import { useT } from "../i18n/context";
 const UNITS: readonly Unit[] = ["jin", "kg", "g", "piece", "dozen", "bunch", "box", "litre"];
 const CURRENCIES: readonly Currency[] = ["CNY", "EUR", "USD"];
 /** The fields this form shows; a problem with any other field is listed at the top. */
-const SHOWN: readonly Field[] = ["title", "unit", "price", "currency", "stock"];
+const SHOWN: readonly Field[] = ["title", "unit", "price", "currency", "stock", "photos"];
 
 function inputFrom(listing: Listing | undefined): ListingInput {
   if (!listing) {
@@ -37,6 +37,7 @@ export function ProduceForm(props: { listing?: Listing; onSaved: (listing: Listi
   const [problems, setProblems] = useState<FieldProblem[]>([]);
   const [failure, setFailure] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [photo, setPhoto] = useState<File | null>(null);
 
   // Bound to both `input` and `change`: some IMEs and WebDriver's clear() only fire `change`.
   const set = (field: keyof ListingInput) => (event: Event) => {
@@ -53,7 +54,9 @@ export function ProduceForm(props: { listing?: Listing; onSaved: (listing: Listi
     event.preventDefault();
     setSaving(true);
     try {
-      const saved = props.listing ? await backend.editProduce(props.listing.id, input) : await backend.addProduce(input);
+      let saved = props.listing ? await backend.editProduce(props.listing.id, input) : await backend.addProduce(input);
+      // The photo is its own change after the listing's, so a bad picture never loses the form.
+      if (photo) saved = await backend.addPhoto(saved.id, photo);
       props.onSaved(saved);
     } catch (error) {
       const api = error instanceof BackendError ? error.api : { code: "unexpected", message: String(error), fields: [] };
@@ -124,6 +127,15 @@ export function ProduceForm(props: { listing?: Listing; onSaved: (listing: Listi
         <span>{t("form.stock")}</span>
         <input name="stock" value={input.stock} onInput={set("stock")} onChange={set("stock")} inputMode="decimal" placeholder="0" {...described("stock")} />
         {fieldError("stock")}
+      </label>
+      <label class="field">
+        <span>
+          <span aria-hidden="true">📷 </span>
+          {t("form.photo")}
+        </span>
+        {/* On a phone, image/* offers the camera or the gallery. */}
+        <input name="photo" type="file" accept="image/jpeg,image/png,image/webp" data-testid="photo-input" onChange={(e) => setPhoto(e.currentTarget.files?.[0] ?? null)} {...described("photos")} />
+        {fieldError("photos")}
       </label>
       <div class="actions">
         <button type="button" class="secondary" data-testid="cancel" onClick={props.onCancel}>

@@ -234,6 +234,8 @@ export const en = {
   "pick.to_collect": "To collect",
   "pick.handed": "Handed over",
   "error.invalid_date": "Enter a date",
+  "error.invalid_photo": "The photo could not be read. Try another one.",
+  "form.photo": "Photo (camera or gallery)",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -235,4 +235,6 @@ export const it: Messages = {
   "pick.to_collect": "Da incassare",
   "pick.handed": "Consegnato",
   "error.invalid_date": "Inserisci una data",
+  "error.invalid_photo": "La foto non si legge. Provane un'altra.",
+  "form.photo": "Foto (fotocamera o galleria)",
 };

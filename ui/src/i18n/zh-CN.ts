@@ -235,4 +235,6 @@ export const zhCN: Messages = {
   "pick.to_collect": "待收款",
   "pick.handed": "已交",
   "error.invalid_date": "请输入日期",
+  "error.invalid_photo": "照片无法读取，请换一张。",
+  "form.photo": "照片（拍照或从相册选）",
 };

@@ -78,10 +78,17 @@ export function ProduceScreen() {
 
 function ListingCard(props: { item: Produce; onEdit: () => void; onToggle: () => void }) {
   const { t, locale } = useT();
-  const { details, status } = props.item.listing;
+  const { details, status, photos } = props.item.listing;
   const unit = t(`unit.${details.unit}`);
+  const [thumbnail, setThumbnail] = useState<string | null>(null);
+  const first = photos[0]?.sha256;
+  useEffect(() => {
+    // A photo synced from another device is not stored here yet: the card then shows none.
+    if (first) void backend.photo(first).then(setThumbnail, () => setThumbnail(null));
+  }, [first]);
   return (
     <li class="card" data-testid="listing">
+      {thumbnail ? <img class="thumb" src={thumbnail} alt={details.title} data-testid="listing-photo" /> : <span class="thumb placeholder" aria-hidden="true">🌱</span>}
       <div class="card-main">
         <h3 class="card-title" data-testid="listing-title">{details.title}</h3>
         <p class="price" data-testid="listing-price">

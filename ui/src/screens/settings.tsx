@@ -31,7 +31,7 @@ export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPa
     <section class="settings" aria-labelledby="settings-heading">
       <h2 id="settings-heading" class="visually-hidden">{t("nav.settings")}</h2>
       <ErrorBanner code={loaded.failure} />
-      <fieldset class="sheet">
+      <fieldset class="panel">
         <legend>{t("language.label")}</legend>
         {LOCALES.map((l) => (
           <label class="check">
@@ -40,7 +40,7 @@ export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPa
           </label>
         ))}
       </fieldset>
-      <div class="sheet">
+      <div class="panel">
         <h3>{t("settings.coop")}</h3>
         {account ? (
           <dl class="facts" data-testid="account">

@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_stock))
         .routes(routes!(public))
         // Only the photo upload may send a large body.
-        .merge(OpenApiRouter::new().routes(routes!(add_photo)).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)))
+        .merge(OpenApiRouter::new().routes(routes!(add_photo)).routes(routes!(put_photo)).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)))
 }
 
 fn view(state: &AppState, record: crate::storage::ListingRecord) -> Json<ListingView> {
@@ -113,6 +113,25 @@ async fn add_photo(State(state): State<AppState>, Caller(session): Caller, ApiPa
     let stored = state.photos().store(body).await?;
     let change = ListingChange::AddPhoto(PhotoRef { sha256: stored });
     Ok(view(&state, state.market().change_listing(&session.actor, id, change).await?))
+}
+
+/// Stores a photo a device already processed (1280 px JPEG, no metadata), under its SHA-256: how
+/// sync carries photos. The device uploads before it pushes the `listing.photo` change naming it;
+/// uploading the same photo again changes nothing.
+#[utoipa::path(put, path = "/photos/{sha256}", tag = "sync", params(("sha256" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    responses(
+        (status = 204), (status = 401, body = ErrorBody), (status = 404, description = "not a SHA-256 name", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "`hash_mismatch` or `invalid_image`", body = ErrorBody),
+    ), security(("device_token" = [])))]
+async fn put_photo(State(state): State<AppState>, Caller(_session): Caller, ApiPath(sha256): ApiPath<String>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type != "image/jpeg" {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send image/jpeg"));
+    }
+    state.photos().store_processed(sha256, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A listing as buyers see it, by its link code, with the pickup points to choose from.

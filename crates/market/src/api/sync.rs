@@ -36,11 +36,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
     (status = 200, body = PushResponse),
     (status = 401, body = ErrorBody),
     (status = 403, description = "`client_id_mismatch`: the client id belongs to another device", body = ErrorBody),
-    (status = 409, description = "`seq_gap`: earlier entries are missing", body = ErrorBody),
+    (status = 409, description = "`seq_gap`: earlier entries are missing; `photo_missing`: a photo was not uploaded first", body = ErrorBody),
     (status = 413, body = ErrorBody),
     (status = 422, description = "`invalid_batch` or `invalid_body` (e.g. an unknown mutation name)", body = ErrorBody),
 ), security(("device_token" = [])))]
 async fn push(State(state): State<AppState>, Caller(session): Caller, ApiJson(request): ApiJson<PushRequest>) -> Result<axum::response::Response, ApiError> {
+    // A listing must never point at a photo buyers cannot load. Devices upload first; if one did
+    // not, the whole batch waits (409, retried) rather than a change being refused for good.
+    let missing = request.entries.iter().any(|e| match &e.mutation {
+        domain::mutation::Mutation::ListingPhoto { photo, .. } => photo.check().is_ok() && !state.photos().has(photo),
+        _ => false,
+    });
+    if missing {
+        return Err(ApiError::new(axum::http::StatusCode::CONFLICT, "photo_missing", "upload the photos (PUT /api/v1/photos/{sha256}) before the changes that use them"));
+    }
     let response = state.market().push(&session, request).await?;
     if state.failpoints().lose_push_response() {
         tracing::warn!("failpoint: dropping the answer to a committed push");

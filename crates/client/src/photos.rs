@@ -1,0 +1,60 @@
+//! Listing photos on the device: taken from the camera or the gallery, processed here by the
+//! `photo` pipeline (upright, metadata gone, 1280 px and a thumbnail), kept in the data directory
+//! under their content hash, and named in a `listing.photo` change. Sync uploads the file before it
+//! pushes the change, so the same photo sent twice (a retry) is stored once on the server too.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use domain::error::{Error as DomainError, Field, FieldError};
+use domain::ids::ListingId;
+use domain::listing::{Listing, PhotoRef};
+use domain::mutation::Mutation;
+
+use crate::{Client, ClientError};
+
+/// The largest picture accepted from the camera or gallery: beyond any phone's JPEG.
+pub const MAX_INPUT_BYTES: usize = 40 * 1024 * 1024;
+
+impl Client {
+    /// Adds a photo (JPEG, PNG or WebP bytes) to a listing; works offline.
+    pub fn add_photo(&self, listing: ListingId, bytes: &[u8]) -> Result<Listing, ClientError> {
+        if bytes.len() > MAX_INPUT_BYTES {
+            return Err(invalid_photo(DomainError::TooLarge));
+        }
+        if self.store().listing(listing)?.is_none() {
+            return Err(ClientError::NotFound);
+        }
+        let processed = photo::process(bytes).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
+        for (path, data) in [(self.photo_path(&processed.sha256, false), &processed.full), (self.photo_path(&processed.sha256, true), &processed.thumb)] {
+            if !path.exists() {
+                // Write then rename: sync never uploads half a file.
+                let partial = path.with_extension("partial");
+                std::fs::write(&partial, data).and_then(|()| std::fs::rename(&partial, &path)).map_err(|source| ClientError::DataDir { path: path.clone(), source })?;
+            }
+        }
+        self.record(&[Mutation::ListingPhoto { listing_id: listing, photo: PhotoRef { sha256: processed.sha256 } }])?;
+        self.store().listing(listing)?.ok_or(ClientError::NotFound)
+    }
+
+    /// A stored photo as a `data:` URL for the webview, which cannot read the data directory.
+    pub fn photo_data_url(&self, photo: &PhotoRef, thumbnail: bool) -> Result<String, ClientError> {
+        photo.check().map_err(invalid_photo)?;
+        let bytes = std::fs::read(self.photo_path(&photo.sha256, thumbnail)).map_err(|_| ClientError::NotFound)?;
+        Ok(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
+
+    /// The processed 1280 px photo, for upload.
+    pub fn photo_bytes(&self, photo: &PhotoRef) -> Result<Vec<u8>, ClientError> {
+        photo.check().map_err(invalid_photo)?;
+        std::fs::read(self.photo_path(&photo.sha256, false)).map_err(|_| ClientError::NotFound)
+    }
+
+    fn photo_path(&self, sha256: &str, thumbnail: bool) -> PathBuf {
+        self.photos_dir.join(if thumbnail { format!("{sha256}-thumb.jpg") } else { format!("{sha256}.jpg") })
+    }
+}
+
+fn invalid_photo(error: DomainError) -> ClientError {
+    ClientError::Invalid(vec![FieldError::new(Field::Photos, error)])
+}
