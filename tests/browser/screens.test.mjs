@@ -4,7 +4,8 @@
 //
 // The farmer takes two walk-up orders by hand, confirms one and syncs; the co-op's laptop then
 // sees both, filters and searches them, moves them along in bulk (one refusal included), prints
-// and exports the pick list, and syncs the new statuses back to the server.
+// and exports the pick list, syncs the new statuses back to the server, adds a farmer whose
+// pairing code then pairs a phone, and revokes that phone.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -210,6 +211,28 @@ test("the co-op's day on the laptop: filter and search, bulk steps with a refusa
       60_000,
     );
 
+    // Farmers: add one and read out the code; it pairs a phone once; revoking the phone locks it out.
+    await page.getByTestId("tab-farmers").click();
+    await page.getByTestId("farmer-name").fill("王芳 Wang Fang");
+    await page.getByTestId("add-farmer").click();
+    const digits = (await page.getByTestId("pairing-digits").textContent()).replace(/\s/g, "");
+    assert.match(digits, /^\d{8}$/);
+    await page.getByTestId("pairing-qr").waitFor();
+    const pair = (code) =>
+      fetch(`${server.base}/api/v1/pair`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code, device_name: "Wang's phone" }) });
+    const paired = await pair(digits);
+    assert.equal(paired.status, 201);
+    const { token: wangsToken } = await paired.json();
+    assert.equal((await pair(digits)).status, 400, "a pairing code works once");
+    const me = () => fetch(`${server.base}/api/v1/me`, { headers: { authorization: `Bearer ${wangsToken}` } });
+    assert.equal((await me()).status, 200);
+    await page.getByTestId("tab-console").click();
+    await page.getByTestId("tab-farmers").click();
+    const wangsPhone = page.getByTestId("device-row").filter({ hasText: "Wang's phone" });
+    await wangsPhone.getByTestId("revoke").click();
+    await waitFor(async () => (await wangsPhone.getAttribute("data-revoked")) === "true", "the phone shows as revoked");
+    assert.equal((await me()).status, 401, "a revoked device's token is refused");
+
     for (const locale of ["en", "zh-CN"]) {
       const context = await laptopContext(browser, locale);
       const page = await open(context, app.base, locale);
@@ -218,6 +241,7 @@ test("the co-op's day on the laptop: filter and search, bulk steps with a refusa
       await page.getByTestId("pick-show").click();
       await visit(page, { screen: "pick_lists", ready: "[data-testid=pick-row]", name: `console-pick-list-${locale}` });
       await visit(page, { screen: "dashboard", ready: "[data-testid=chart-days]", name: `console-dashboard-${locale}` });
+      await visit(page, { screen: "farmers", ready: "[data-testid=device-row]", name: `console-farmers-${locale}` });
       await visit(page, { screen: "settings", ready: "[data-testid=account]", name: `console-settings-${locale}` });
       await context.close();
     }

@@ -10,6 +10,7 @@ import { LOCALES, loadLocale, saveLocale, type Locale, type MessageKey } from ".
 import { I18nProvider, useT } from "./i18n/context";
 import { ConsoleOrdersScreen } from "./screens/console-orders";
 import { EarningsScreen } from "./screens/earnings";
+import { FarmersScreen } from "./screens/farmers";
 import { GoLiveScreen } from "./screens/go-live";
 import { OrdersScreen } from "./screens/orders";
 import { PickListScreen } from "./screens/pick-list";
@@ -17,7 +18,7 @@ import { ProduceScreen } from "./screens/produce";
 import { SettingsScreen } from "./screens/settings";
 import { TodayScreen } from "./screens/today";
 
-type Screen = "today" | "produce" | "orders" | "live" | "earnings" | "settings" | "console" | "pick_lists" | "dashboard";
+type Screen = "today" | "produce" | "orders" | "live" | "earnings" | "settings" | "console" | "pick_lists" | "dashboard" | "farmers";
 
 interface Tab {
   screen: Screen;
@@ -38,6 +39,7 @@ const CONSOLE_TABS: Tab[] = [
   { screen: "console", icon: "🧾", label: "nav.orders" },
   { screen: "pick_lists", icon: "📋", label: "nav.pick_lists" },
   { screen: "dashboard", icon: "📈", label: "nav.dashboard" },
+  { screen: "farmers", icon: "👩‍🌾", label: "nav.farmers" },
   { screen: "produce", icon: "🌽", label: "nav.produce" },
   { screen: "live", icon: "●", label: "nav.live" },
   { screen: "settings", icon: "⚙", label: "nav.settings" },
@@ -105,6 +107,8 @@ function Current(props: { screen: Screen; onGo: (screen: Screen) => void; onLoca
       return <ConsoleOrdersScreen />;
     case "pick_lists":
       return <PickListScreen />;
+    case "farmers":
+      return <FarmersScreen />;
   }
 }
 

@@ -5,7 +5,7 @@
 //! the Rust types.
 
 use domain::error::Field;
-use domain::ids::{ListingId, OrderId, PickupPointId, StreamId};
+use domain::ids::{DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
 use domain::live::{LiveStatus, StreamInput};
 use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, PhotoRef};
 use domain::money::{Currency, Money};
@@ -20,6 +20,7 @@ use domain::sync::PickupPointInfo;
 use sync_engine::{Phase, Progress, Refusal};
 
 use crate::calls::Call;
+use crate::farmers::{DeviceInfo, MemberInfo, NewFarmer, PairingInfo};
 use crate::live::LiveStream;
 use crate::reports::{BulkOutcome, BulkRefusal, PickList};
 use crate::{AccountInfo, ApiError, DeviceStatus, FieldProblem, OrderItem, Produce, RefusalView, SaleInput, SalePreview};
@@ -47,7 +48,7 @@ pub fn typescript() -> String {
         Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
         DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
         StreamId, StreamInput, LiveStatus, LiveStream, Destination, PackItem, PackGroup, Today, Bucket, Earnings, PickRow,
-        PickList, BulkRefusal, BulkOutcome, Call,
+        PickList, BulkRefusal, BulkOutcome, MemberId, DeviceId, MemberInfo, PairingInfo, NewFarmer, DeviceInfo, Call,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
     out.push_str("export const DOMAIN_ERROR_CODES = [\n");

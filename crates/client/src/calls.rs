@@ -5,7 +5,7 @@
 //! the same front end run in a browser for tests. A new operation is one variant here and one line
 //! in `ui/src/api/index.ts`; the TypeScript type of the request is generated from this enum.
 
-use domain::ids::{ListingId, OrderId, PickupPointId, StreamId};
+use domain::ids::{DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
 use domain::listing::ListingInput;
 use domain::live::StreamInput;
 use domain::order::OrderAction;
@@ -50,6 +50,12 @@ pub enum Call {
     PickListCsv { point_id: PickupPointId, date: String, offset_minutes: i32 },
     ExportOrdersCsv,
     DeviceStatus,
+    /// The co-op's members (online).
+    Members,
+    AddFarmer { name: String },
+    NewPairingCode { member_id: MemberId },
+    Devices,
+    RevokeDevice { device_id: DeviceId },
     Pair { server_url: String, code: String, device_name: String },
     SyncNow,
     SyncProgress,
@@ -90,6 +96,14 @@ impl Call {
             Call::PickListCsv { point_id, date, offset_minutes } => json(client.pick_list_csv(point_id, &date, offset_minutes)?),
             Call::ExportOrdersCsv => json(client.export_orders_csv()?),
             Call::DeviceStatus => json(client.status()?),
+            Call::Members => json(client.members().await?),
+            Call::AddFarmer { name } => json(client.add_farmer(&name).await?),
+            Call::NewPairingCode { member_id } => json(client.new_pairing_code(member_id).await?),
+            Call::Devices => json(client.devices().await?),
+            Call::RevokeDevice { device_id } => {
+                client.revoke_device(device_id).await?;
+                Value::Null
+            }
             Call::Pair { server_url, code, device_name } => {
                 let account = client.pair(&server_url, &code, &device_name).await?;
                 sync.trigger(Trigger::SyncNow);

@@ -11,6 +11,7 @@
 pub mod bindings;
 pub mod calls;
 pub mod csv;
+pub mod farmers;
 mod error;
 pub mod live;
 pub mod photos;

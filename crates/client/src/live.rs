@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use ts_rs::TS;
 
-use crate::{Client, ClientError, remote};
+use crate::{Client, ClientError};
 
 /// A stream as its farmer's app sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -56,8 +56,7 @@ impl Client {
     }
 
     async fn live_post(&self, path: &str, body: &serde_json::Value) -> Result<LiveStream, ClientError> {
-        let account = self.account()?.ok_or(ClientError::NotPaired)?;
-        let remote = remote::Remote::new(&account.server_url, std::time::Duration::from_secs(15))?;
-        Ok(remote.post_json(&account.token, path, body).await?)
+        let (remote, token) = self.online()?;
+        Ok(remote.post_json(&token, path, body).await?)
     }
 }

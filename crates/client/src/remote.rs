@@ -125,6 +125,21 @@ impl Remote {
         answer(response).await
     }
 
+    /// `GET {path}` under `/api/v1` with the device token (the co-op's online-only lists).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str) -> Result<T, RemoteError> {
+        let response = self.http.get(format!("{}/api/v1{path}", self.base)).bearer_auth(token).send().await?;
+        answer(response).await
+    }
+
+    /// `DELETE {path}` under `/api/v1` with the device token.
+    pub async fn delete(&self, token: &str, path: &str) -> Result<(), RemoteError> {
+        let response = self.http.delete(format!("{}/api/v1{path}", self.base)).bearer_auth(token).send().await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        answer::<serde_json::Value>(response).await.map(|_| ())
+    }
+
     /// `PUT /api/v1/photos/{sha256}`: a processed photo, before the change that names it.
     pub async fn put_photo(&self, token: &str, sha256: &str, jpeg: Vec<u8>) -> Result<(), RemoteError> {
         let response = self

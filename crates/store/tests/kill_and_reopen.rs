@@ -41,7 +41,7 @@ fn committed_writes_survive_sigkill() {
         let mut seen = 0;
         while seen < kill_after {
             let line = lines.next().expect("the child ended before it was killed").unwrap();
-            if let Some(id) = line.strip_prefix("committed ") {
+            if let Some(id) = committed_id(&line) {
                 reported.insert(id.to_owned());
                 seen += 1;
             }
@@ -49,7 +49,7 @@ fn committed_writes_survive_sigkill() {
         child.kill().unwrap(); // SIGKILL on Unix: no destructors, no flush, no WAL checkpoint.
         // Whatever the child printed before it died was also committed before it printed.
         for line in lines.map_while(Result::ok) {
-            if let Some(id) = line.strip_prefix("committed ") {
+            if let Some(id) = committed_id(&line) {
                 reported.insert(id.to_owned());
             }
         }
@@ -65,6 +65,13 @@ fn committed_writes_survive_sigkill() {
         let seqs: Vec<u64> = store.outbox(usize::MAX).unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=stored.len() as u64).collect::<Vec<_>>(), "round {round}: one outbox entry per write, no gaps");
     }
+}
+
+/// The id in a "committed <id>" line. The first one of each child shares its line with the test
+/// harness's "test committed_writes_survive_sigkill ... " (printed without a line end before the
+/// test runs), so the marker is looked for anywhere in the line, not only at its start.
+fn committed_id(line: &str) -> Option<&str> {
+    line.rsplit_once("committed ").map(|(_, id)| id.trim()).filter(|id| Uuid::parse_str(id).is_ok())
 }
 
 fn write_forever(path: &Path) -> ! {

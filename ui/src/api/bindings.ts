@@ -469,9 +469,48 @@ code: string, };
 export type BulkOutcome = { changed: Array<OrderId>, refused: Array<BulkRefusal>, };
 
 /**
+ * A person in a co-op: an admin, a staff member or a farmer.
+ */
+export type MemberId = string;
+
+/**
+ * A paired phone or laptop; each holds its own token.
+ */
+export type DeviceId = string;
+
+/**
+ * A member of the co-op.
+ */
+export type MemberInfo = { id: MemberId, role: Role, name: string, 
+/**
+ * Farmers only: the public farm page.
+ */
+farm_url: string | null, };
+
+/**
+ * A one-time pairing code for a member's new device.
+ */
+export type PairingInfo = { 
+/**
+ * Eight digits.
+ */
+code: string, member: MemberInfo, expires_at: Timestamp, 
+/**
+ * The code as an SVG QR code, for the farmer's phone to scan.
+ */
+qr_svg: string, };
+
+export type NewFarmer = { member: MemberInfo, pairing: PairingInfo, };
+
+/**
+ * A paired device.
+ */
+export type DeviceInfo = { id: DeviceId, member_id: MemberId, member_name: string, name: string, created_at: Timestamp, revoked_at: Timestamp | null, };
+
+/**
  * One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
  */
-export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "add_photo", "args": { listing_id: ListingId, data_base64: string, } } | { "command": "photo", "args": { sha256: string, full: boolean, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "step_order", "args": { id: OrderId, action: OrderAction, reason: string | null, } } | { "command": "step_orders", "args": { ids: Array<OrderId>, action: OrderAction, } } | { "command": "record_payment", "args": { id: OrderId, amount: string, } } | { "command": "sell", "args": { input: SaleInput, } } | { "command": "preview_sale", "args": { listing_id: ListingId, quantity: string, } } | { "command": "pickup_points" } | { "command": "today", "args": { offset_minutes: number, } } | { "command": "earnings", "args": { offset_minutes: number, days: number, } } | { "command": "pick_list", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "pick_list_csv", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "export_orders_csv" } | { "command": "device_status" } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
+export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "add_photo", "args": { listing_id: ListingId, data_base64: string, } } | { "command": "photo", "args": { sha256: string, full: boolean, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "step_order", "args": { id: OrderId, action: OrderAction, reason: string | null, } } | { "command": "step_orders", "args": { ids: Array<OrderId>, action: OrderAction, } } | { "command": "record_payment", "args": { id: OrderId, amount: string, } } | { "command": "sell", "args": { input: SaleInput, } } | { "command": "preview_sale", "args": { listing_id: ListingId, quantity: string, } } | { "command": "pickup_points" } | { "command": "today", "args": { offset_minutes: number, } } | { "command": "earnings", "args": { offset_minutes: number, days: number, } } | { "command": "pick_list", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "pick_list_csv", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "export_orders_csv" } | { "command": "device_status" } | { "command": "members" } | { "command": "add_farmer", "args": { name: string, } } | { "command": "new_pairing_code", "args": { member_id: MemberId, } } | { "command": "devices" } | { "command": "revoke_device", "args": { device_id: DeviceId, } } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
 
 /** Every code a domain rule can refuse with; each has a message in every language. */
 export const DOMAIN_ERROR_CODES = [

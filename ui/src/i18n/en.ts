@@ -236,6 +236,20 @@ export const en = {
   "error.invalid_date": "Enter a date",
   "error.invalid_photo": "The photo could not be read. Try another one.",
   "form.photo": "Photo (camera or gallery)",
+  "nav.farmers": "Farmers",
+  "farmers.name": "Name",
+  "farmers.add": "Add farmer",
+  "farmers.code_for": "Pairing code for {name}: type it or scan it in the app",
+  "farmers.qr": "QR code of the pairing code {code}",
+  "farmers.expires": "Valid once, until {at}",
+  "farmers.devices": "Devices",
+  "farmers.device": "Device",
+  "farmers.member": "Person",
+  "farmers.paired": "Connected",
+  "farmers.actions": "Actions",
+  "farmers.new_code": "New pairing code",
+  "farmers.revoke": "Revoke",
+  "farmers.revoked": "Revoked",
 } as const;
 
 export type MessageKey = keyof typeof en;
