@@ -141,6 +141,14 @@ test("the farmer's day on the phone: walk-up orders, a confirmation, Today's fig
       assert.deepEqual(small, [], "touch targets under 48 px");
       await context.close();
     }
+
+    // Signing out (everything synced) leaves an unpaired device: Today asks to connect.
+    await page.getByTestId("tab-settings").tap();
+    await page.getByTestId("sign-out").tap();
+    await page.getByTestId("sign-out-confirm").tap();
+    await page.getByTestId("today-connect").waitFor();
+    await page.getByTestId("tab-produce").tap();
+    await waitFor(async () => (await page.getByTestId("listing").count()) === 0, "no produce is left on the device");
     await context.close();
   } finally {
     app.stop();

@@ -62,6 +62,10 @@ export function App() {
   useEffect(() => {
     void loadRole().then((next) => setScreen(next === "farmer" ? "today" : "console"));
   }, []);
+  useEffect(() => {
+    // Two frames after the first screen renders, it is on the glass.
+    if (role !== null) requestAnimationFrame(() => requestAnimationFrame(() => void backend.painted().catch(() => undefined)));
+  }, [role === null]);
   const choose = (next: Locale) => {
     saveLocale(next);
     setLocale(next);

@@ -21,10 +21,12 @@ pub fn run() -> anyhow::Result<()> {
     let fanout = [live_fanout(Placement::Pinned)?, live_fanout(Placement::Shared)?];
     let glass = glass_to_glass()?;
     let photo = bench(&["photo", "--runs", "7"])?;
+    let app = crate::app_bench::measure()?;
     let mut report = report(&orders, &page);
     report.push_str(&sync_report(&sync, &soak));
     report.push_str(&live_report(&fanout, &glass));
     report.push_str(&photo_report(&photo));
+    report.push_str(&app_report(&app));
     std::fs::write(root().join("BENCHMARKS.md"), &report).context("writing BENCHMARKS.md")?;
     println!("{report}");
     Ok(())
@@ -230,6 +232,33 @@ fn machine() -> String {
 
 fn date() -> String {
     Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map_or_else(|_| "unknown date".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+}
+
+fn app_report(app: &Value) -> String {
+    let mut out = String::new();
+    let mb = |v: &Value| v.as_f64().unwrap_or(0.0) / 1e6;
+    let _ = writeln!(out, "\n## The app (`tauri build --ci --no-bundle`, then under Xvfb)\n");
+    let _ = writeln!(out, "Targets: release binary ≤ 15 MB; cold start to the first screen painted ≤ 1.5 s; idle memory after a");
+    let _ = writeln!(out, "minute ≤ 150 MB RSS, webview processes included.\n");
+    let _ = writeln!(out, "| figure | value |\n|---|---|");
+    let _ = writeln!(out, "| release binary `target/release/fieldcast-app` | **{:.1} MB** ({} bytes) |", mb(&app["binary_bytes"]), app["binary_bytes"]);
+    let _ = writeln!(
+        out,
+        "| cold start to first screen painted (spawn → the front end's report two frames after its first render; fresh data dir; median of {}) | **{} ms** (all: {}) |",
+        app["cold_start_ms"].as_array().map_or(0, Vec::len),
+        app["cold_start_median_ms"].as_f64().unwrap_or(0.0).round(),
+        app["cold_start_ms"].as_array().into_iter().flatten().map(|v| format!("{:.0}", v.as_f64().unwrap_or(0.0))).collect::<Vec<_>>().join(", "),
+    );
+    let _ = writeln!(
+        out,
+        "| memory after {} s idle, {} processes (app + WebKit) | **{:.0} MB RSS** summed ({:.0} MB PSS: shared pages counted once) |",
+        app["idle_seconds"],
+        app["processes"],
+        mb(&app["idle_rss_bytes"]),
+        mb(&app["idle_pss_bytes"]),
+    );
+    let _ = writeln!(out, "\nUnder Xvfb there is no GPU: WebKitGTK renders in software.");
+    out
 }
 
 fn photo_report(photo: &Value) -> String {

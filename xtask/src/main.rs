@@ -8,6 +8,7 @@
 //! Set-up installs what a fresh Debian/Ubuntu machine lacks (system packages when running as root,
 //! npm packages, tauri-driver), so a clone plus these commands is all anyone needs.
 
+mod app_bench;
 mod bench;
 mod codegen;
 mod setup;

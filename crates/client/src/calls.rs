@@ -57,6 +57,8 @@ pub enum Call {
     Devices,
     RevokeDevice { device_id: DeviceId },
     Pair { server_url: String, code: String, device_name: String },
+    /// Removes the pairing and the co-op's data from this device (refused while changes wait).
+    SignOut,
     SyncNow,
     SyncProgress,
     /// The webview's `online`/`offline` events: the operating system's word on the network.
@@ -108,6 +110,10 @@ impl Call {
                 let account = client.pair(&server_url, &code, &device_name).await?;
                 sync.trigger(Trigger::SyncNow);
                 json(account)
+            }
+            Call::SignOut => {
+                client.sign_out()?;
+                Value::Null
             }
             Call::SyncNow => {
                 sync.trigger(Trigger::SyncNow);

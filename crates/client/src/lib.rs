@@ -337,6 +337,27 @@ impl Client {
 
     // --- Account and sync ---------------------------------------------------------------------
 
+    /// Signs this device out: the token and everything the co-op's data left on it (produce,
+    /// orders, photos) are removed, so a phone handed on or lost carries nothing. Refused while
+    /// changes wait to sync (`unsynced_changes`), because they would be lost.
+    pub fn sign_out(&self) -> Result<(), ClientError> {
+        let mut store = self.store();
+        let waiting = store.outbox_len()?;
+        if waiting > 0 {
+            return Err(ClientError::Refused { code: "unsynced_changes".into(), message: format!("{waiting} changes have not reached the co-op yet") });
+        }
+        store.wipe()?;
+        drop(store);
+        if let Ok(entries) = std::fs::read_dir(&self.photos_dir) {
+            for entry in entries.flatten() {
+                // A photo left behind is only disk space: the listing naming it is gone.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        self.changes.notify_one();
+        Ok(())
+    }
+
     /// Pairs this device with a marketplace using a one-time code; the token is kept in the store.
     pub async fn pair(&self, server_url: &str, code: &str, device_name: &str) -> Result<AccountInfo, ClientError> {
         let remote = remote::Remote::new(server_url, std::time::Duration::from_secs(30)).map_err(|e| ClientError::Remote(e.to_string()))?;

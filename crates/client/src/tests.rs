@@ -265,3 +265,30 @@ fn a_photo_is_processed_kept_by_hash_once_and_queued_for_sync() {
     assert!(matches!(client.photo_data_url(&forged, false), Err(ClientError::Invalid(_))));
     assert_eq!(client.outbox(100).unwrap().1.len(), before + 2, "refusals queue nothing");
 }
+
+#[test]
+fn signing_out_waits_for_unsynced_changes_then_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = paired_with_point(dir.path());
+    let listed = client.add_produce(&corn()).unwrap();
+    client.add_photo(listed.id, &png(400, 300)).unwrap();
+    assert!(matches!(client.sign_out(), Err(ClientError::Refused { code, .. }) if code == "unsynced_changes"));
+    assert!(client.account().unwrap().is_some(), "a refused sign-out changes nothing");
+
+    // Once the marketplace has acknowledged everything, signing out wipes the device.
+    let (_, outbox) = client.outbox(100).unwrap();
+    let results: Vec<domain::sync::EntryResult> = outbox
+        .iter()
+        .map(|e| domain::sync::EntryResult { seq: e.seq, mutation_id: e.mutation_id, verdict: domain::sync::Verdict::Applied { moved: None, shortfall: None } })
+        .collect();
+    client.acknowledge(&results, Timestamp(5)).unwrap();
+    let before = client.client_id();
+    client.sign_out().unwrap();
+    assert!(client.account().unwrap().is_none());
+    assert!(client.list_produce().unwrap().is_empty());
+    assert!(client.pickup_points().unwrap().is_empty());
+    assert_ne!(client.client_id(), before, "a new sync identity");
+    assert_eq!(std::fs::read_dir(dir.path().join("photos")).unwrap().count(), 0);
+    // The store still works.
+    client.add_produce(&corn()).unwrap();
+}

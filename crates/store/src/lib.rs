@@ -66,6 +66,26 @@ impl Store {
         Ok(Store { conn, client_id })
     }
 
+    /// Forgets everything: the account and its token, listings, orders, quotas, server copies,
+    /// refusals; the device gets a new sync identity. For signing out, which the client only
+    /// allows with an empty outbox. One transaction: it happens whole or not at all.
+    pub fn wipe(&mut self) -> Result<(), Error> {
+        let tx = self.conn.transaction()?;
+        let tables: Vec<String> = tx
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'device'")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for table in tables {
+            // The names come from the schema itself, never from input.
+            tx.execute(&format!("DELETE FROM \"{table}\""), [])?;
+        }
+        let client_id = Uuid::new_v4();
+        tx.execute("UPDATE device SET client_id = ?1, next_seq = 1 WHERE id = 1", [client_id.to_string()])?;
+        tx.commit()?;
+        self.client_id = client_id;
+        Ok(())
+    }
+
     /// This device's identity in sync.
     pub fn client_id(&self) -> Uuid {
         self.client_id

@@ -4,7 +4,7 @@
 // IPC to the one command `call`, in a browser (tests, development) over the loopback bridge of
 // `fieldcast-device serve-ui`. Errors always arrive as `BackendError` carrying the backend's code.
 import { invoke } from "@tauri-apps/api/core";
-import { listen } from "@tauri-apps/api/event";
+import { emit, listen } from "@tauri-apps/api/event";
 
 import type {
   AccountInfo,
@@ -62,11 +62,14 @@ type Unlisten = () => void;
 interface Transport {
   call(request: Call): Promise<unknown>;
   listen(event: string, handler: (payload: unknown) => void): Promise<Unlisten>;
+  /** Tells the shell the first screen is painted (the start-up benchmark reads it). */
+  painted(): Promise<void>;
 }
 
 const tauri: Transport = {
   call: (request) => invoke("call", { request }),
   listen: (event, handler) => listen(event, (e) => handler(e.payload)),
+  painted: () => emit("painted"),
 };
 
 /** The bridge of `fieldcast-device serve-ui`, on the page's own origin. */
@@ -82,6 +85,8 @@ const bridge: Transport = {
     source.addEventListener(event, (e) => handler(JSON.parse((e as MessageEvent<string>).data)));
     return () => source.close();
   },
+  // A browser has no shell to tell.
+  painted: async () => undefined,
 };
 
 const transport: Transport = "__TAURI_INTERNALS__" in window ? tauri : bridge;
@@ -140,6 +145,7 @@ export const backend = {
   revokeDevice: (deviceId: DeviceId) => call<void>({ command: "revoke_device", args: { device_id: deviceId } }),
   pair: (serverUrl: string, code: string, deviceName: string) =>
     call<AccountInfo>({ command: "pair", args: { server_url: serverUrl, code, device_name: deviceName } }),
+  signOut: () => call<void>({ command: "sign_out" }),
   syncNow: () => call<void>({ command: "sync_now" }),
   syncProgress: () => call<Progress>({ command: "sync_progress" }),
   networkChanged: (online: boolean) => call<void>({ command: "network_changed", args: { online } }),
@@ -147,6 +153,8 @@ export const backend = {
   featureProduct: (streamId: StreamId, listingId: ListingId) =>
     call<LiveStream>({ command: "feature_product", args: { stream_id: streamId, listing_id: listingId } }),
   endStream: (streamId: StreamId) => call<LiveStream>({ command: "end_stream", args: { stream_id: streamId } }),
+  /** Reports, once, that the first screen is painted. */
+  painted: (): Promise<void> => transport.painted(),
   /** Calls `handler` with every sync progress update; returns the function that stops listening. */
   onSyncProgress: (handler: (progress: Progress) => void): Promise<Unlisten> => transport.listen("sync-progress", (p) => handler(p as Progress)),
   /** Calls `handler` when the marketplace refuses one of this device's changes. */

@@ -250,6 +250,9 @@ export const en = {
   "farmers.new_code": "New pairing code",
   "farmers.revoke": "Revoke",
   "farmers.revoked": "Revoked",
+  "settings.sign_out": "Sign out",
+  "settings.sign_out_confirm": "Sign out of the co-op on this device? Its produce, orders and photos are removed from this device; the co-op keeps them.",
+  "error.unsynced_changes": "Some changes have not reached the co-op yet. Sync first, then sign out.",
 } as const;
 
 export type MessageKey = keyof typeof en;

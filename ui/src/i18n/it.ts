@@ -251,4 +251,7 @@ export const it: Messages = {
   "farmers.new_code": "Nuovo codice",
   "farmers.revoke": "Revoca",
   "farmers.revoked": "Revocato",
+  "settings.sign_out": "Esci",
+  "settings.sign_out_confirm": "Uscire dalla cooperativa su questo dispositivo? Prodotti, ordini e foto vengono tolti da qui; la cooperativa li conserva.",
+  "error.unsynced_changes": "Alcune modifiche non sono ancora arrivate alla cooperativa. Sincronizza prima di uscire.",
 };

@@ -251,4 +251,7 @@ export const zhCN: Messages = {
   "farmers.new_code": "新配对码",
   "farmers.revoke": "停用",
   "farmers.revoked": "已停用",
+  "settings.sign_out": "退出登录",
+  "settings.sign_out_confirm": "要在这台设备上退出合作社吗？这台设备上的农产品、订单和照片会被删除，合作社那边都还在。",
+  "error.unsynced_changes": "还有改动没有同步到合作社。请先同步，再退出。",
 };

@@ -5,13 +5,25 @@ import { useState } from "preact/hooks";
 import { backend } from "../api";
 import { ErrorBanner } from "../components/error-banner";
 import { Pairing } from "../components/pairing";
-import { useBackend } from "../hooks";
+import { errorCode, useBackend } from "../hooks";
 import { LOCALES, type Locale } from "../i18n";
 import { useT } from "../i18n/context";
 
 export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPaired: () => void }) {
   const { t, locale } = useT();
   const [pairing, setPairing] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [failure, setFailure] = useState<string | null>(null);
+  const signOut = async () => {
+    try {
+      await backend.signOut();
+      setFailure(null);
+      setConfirming(false);
+      props.onPaired();
+    } catch (error) {
+      setFailure(errorCode(error));
+    }
+  };
   const loaded = useBackend(() => backend.deviceStatus());
   const account = loaded.data?.account ?? null;
   if (pairing) {
@@ -30,7 +42,7 @@ export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPa
   return (
     <section class="settings" aria-labelledby="settings-heading">
       <h2 id="settings-heading" class="visually-hidden">{t("nav.settings")}</h2>
-      <ErrorBanner code={loaded.failure} />
+      <ErrorBanner code={failure ?? loaded.failure} />
       <fieldset class="panel">
         <legend>{t("language.label")}</legend>
         {LOCALES.map((l) => (
@@ -62,6 +74,27 @@ export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPa
           {t(account ? "settings.pair_again" : "pair.title")}
         </button>
       </div>
+      {account && (
+        <div class="panel">
+          {confirming ? (
+            <>
+              <p role="alert">{t("settings.sign_out_confirm")}</p>
+              <div class="actions">
+                <button type="button" class="secondary" onClick={() => setConfirming(false)}>
+                  {t("form.cancel")}
+                </button>
+                <button type="button" class="danger" data-testid="sign-out-confirm" onClick={() => void signOut()}>
+                  {t("settings.sign_out")}
+                </button>
+              </div>
+            </>
+          ) : (
+            <button type="button" class="secondary" data-testid="sign-out" onClick={() => setConfirming(true)}>
+              {t("settings.sign_out")}
+            </button>
+          )}
+        </div>
+      )}
     </section>
   );
 }
