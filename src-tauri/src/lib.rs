@@ -62,7 +62,7 @@ pub fn run() {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     tauri::Builder::default()
-        .setup(|app| {
+        .setup(move |app| {
             let data_dir = match std::env::var_os("FIELDCAST_DATA_DIR") {
                 Some(dir) => PathBuf::from(dir),
                 None => app.path().app_data_dir()?,
