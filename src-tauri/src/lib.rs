@@ -28,10 +28,24 @@ async fn call(app: State<'_, App>, request: Call) -> Result<serde_json::Value, A
     request.run(&app.client, &app.sync).await
 }
 
-/// Forwards the driver's progress and refusals to the front end as events.
+/// Forwards the driver's progress, refusals and newly arrived orders to the front end as events.
 fn forward_events(handle: tauri::AppHandle, sync: &SyncHandle) {
     let mut progress = sync.progress();
     let mut refusals = sync.refusals();
+    let mut arrivals = sync.arrivals();
+    let arrived = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match arrivals.recv().await {
+                Ok(orders) => {
+                    let _ = arrived.emit("orders-arrived", orders);
+                }
+                // Missed ones are still in the store and on Today; only their notification is lost.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
     let events = handle.clone();
     tauri::async_runtime::spawn(async move {
         while progress.changed().await.is_ok() {
@@ -62,6 +76,7 @@ pub fn run() {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             let data_dir = match std::env::var_os("FIELDCAST_DATA_DIR") {
                 Some(dir) => PathBuf::from(dir),

@@ -6,7 +6,8 @@ import { useEffect, useState } from "preact/hooks";
 
 import logo from "../../icons/fieldcast.svg";
 import { backend, type Role } from "./api";
-import { LOCALES, loadLocale, saveLocale, type Locale, type MessageKey } from "./i18n";
+import { formatMoney } from "./format";
+import { LOCALES, loadLocale, saveLocale, translate, type Locale, type MessageKey } from "./i18n";
 import { I18nProvider, useT } from "./i18n/context";
 import { ConsoleOrdersScreen } from "./screens/console-orders";
 import { EarningsScreen } from "./screens/earnings";
@@ -53,6 +54,24 @@ export function App() {
   });
   const [role, setRole] = useState<Role | null>(null);
   const [screen, setScreen] = useState<Screen>("today");
+  // Bumped when a pull brings buyers' orders: the screens that count orders load again.
+  const [arrived, setArrived] = useState(0);
+  const [arrival, setArrival] = useState<string | null>(null);
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    void backend
+      .onOrdersArrived((orders) => {
+        const first = orders[0];
+        if (!first) return;
+        const title = orders.length === 1 ? translate(locale, "notify.new_order") : translate(locale, "notify.new_orders", { count: orders.length });
+        const body = translate(locale, "notify.order_body", { buyer: first.buyer_name, total: formatMoney(first.total, locale) });
+        setArrival(`${title} · ${body}`);
+        setArrived((n) => n + 1);
+        void backend.notify(title, body).catch(() => false);
+      })
+      .then((unlisten) => (stop = unlisten));
+    return () => stop?.();
+  }, [locale]);
   const loadRole = async () => {
     const status = await backend.deviceStatus().catch(() => null);
     const next = status?.account?.role ?? "farmer";
@@ -78,8 +97,18 @@ export function App() {
         <Header locale={locale} onLocale={choose} title={tabs.find((t) => t.screen === screen)?.label ?? "nav.today"} />
         <Tabs tabs={tabs} screen={screen} onScreen={setScreen} />
         <main class="screen">
+          {arrival && (
+            <p class="banner arrival" role="status" data-testid="order-arrived">
+              <span aria-hidden="true">🔔 </span>
+              {arrival}
+              <button type="button" class="link" onClick={() => setArrival(null)}>
+                {translate(locale, "notify.dismiss")}
+              </button>
+            </p>
+          )}
           {role !== null && (
             <Current
+              refresh={arrived}
               screen={screen}
               onGo={setScreen}
               onLocale={choose}
@@ -92,14 +121,14 @@ export function App() {
   );
 }
 
-function Current(props: { screen: Screen; onGo: (screen: Screen) => void; onLocale: (locale: Locale) => void; onPaired: () => void }) {
+function Current(props: { screen: Screen; refresh: number; onGo: (screen: Screen) => void; onLocale: (locale: Locale) => void; onPaired: () => void }) {
   switch (props.screen) {
     case "today":
-      return <TodayScreen onGo={props.onGo} />;
+      return <TodayScreen onGo={props.onGo} refresh={props.refresh} />;
     case "produce":
       return <ProduceScreen />;
     case "orders":
-      return <OrdersScreen />;
+      return <OrdersScreen refresh={props.refresh} />;
     case "live":
       return <GoLiveScreen />;
     case "earnings":
@@ -108,7 +137,7 @@ function Current(props: { screen: Screen; onGo: (screen: Screen) => void; onLoca
     case "settings":
       return <SettingsScreen onLocale={props.onLocale} onPaired={props.onPaired} />;
     case "console":
-      return <ConsoleOrdersScreen />;
+      return <ConsoleOrdersScreen refresh={props.refresh} />;
     case "pick_lists":
       return <PickListScreen />;
     case "farmers":

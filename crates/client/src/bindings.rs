@@ -22,6 +22,7 @@ use sync_engine::{Phase, Progress, Refusal};
 use crate::calls::Call;
 use crate::farmers::{DeviceInfo, MemberInfo, NewFarmer, PairingInfo};
 use crate::live::LiveStream;
+use crate::sync::OrderArrival;
 use crate::reports::{BulkOutcome, BulkRefusal, PickList};
 use crate::{AccountInfo, ApiError, DeviceStatus, FieldProblem, OrderItem, Produce, RefusalView, SaleInput, SalePreview};
 
@@ -48,7 +49,7 @@ pub fn typescript() -> String {
         Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
         DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
         StreamId, StreamInput, LiveStatus, LiveStream, Destination, PackItem, PackGroup, Today, Bucket, Earnings, PickRow,
-        PickList, BulkRefusal, BulkOutcome, MemberId, DeviceId, MemberInfo, PairingInfo, NewFarmer, DeviceInfo, Call,
+        PickList, BulkRefusal, BulkOutcome, MemberId, DeviceId, MemberInfo, PairingInfo, NewFarmer, DeviceInfo, OrderArrival, Call,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
     out.push_str("export const DOMAIN_ERROR_CODES = [\n");

@@ -430,6 +430,26 @@ impl Client {
         Ok(self.store().apply_pull(page, at)?)
     }
 
+    /// Applies a pulled page and returns the placed orders it brought that this device did not
+    /// have before: a buyer's new order, worth a notification. Orders this device made itself are
+    /// already here, so they never count.
+    pub fn apply_pull_noting_arrivals(&self, page: &PullResponse, at: Timestamp) -> Result<Vec<sync::OrderArrival>, ClientError> {
+        let mut store = self.store();
+        let mut arrivals = Vec::new();
+        for version in &page.orders {
+            if version.order.status == domain::order::OrderStatus::Placed && store.order(version.order.id)?.is_none() {
+                arrivals.push(sync::OrderArrival {
+                    order_id: version.order.id,
+                    buyer_name: version.order.buyer.name.clone(),
+                    total: version.order.total,
+                    channel: version.order.channel,
+                });
+            }
+        }
+        store.apply_pull(page, at)?;
+        Ok(arrivals)
+    }
+
     fn record(&self, mutations: &[Mutation]) -> Result<(), ClientError> {
         let now = self.now();
         match self.store().record(mutations, now) {

@@ -33,7 +33,17 @@ pub struct SyncHandle {
     triggers: mpsc::UnboundedSender<Trigger>,
     progress: watch::Receiver<Progress>,
     refusals: broadcast::Sender<Refusal>,
+    arrivals: broadcast::Sender<Vec<OrderArrival>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A buyer's order that reached this device with a pull: for the "new order" notification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+pub struct OrderArrival {
+    pub order_id: domain::ids::OrderId,
+    pub buyer_name: String,
+    pub total: domain::money::Money,
+    pub channel: domain::order::Channel,
 }
 
 impl SyncHandle {
@@ -48,6 +58,11 @@ impl SyncHandle {
 
     pub fn refusals(&self) -> broadcast::Receiver<Refusal> {
         self.refusals.subscribe()
+    }
+
+    /// New orders as pulls bring them in, one list per pull page that had any.
+    pub fn arrivals(&self) -> broadcast::Receiver<Vec<OrderArrival>> {
+        self.arrivals.subscribe()
     }
 
     pub fn stop(self) {
@@ -77,6 +92,7 @@ struct Driver {
 struct Events {
     progress: watch::Sender<Progress>,
     refusals: broadcast::Sender<Refusal>,
+    arrivals: broadcast::Sender<Vec<OrderArrival>>,
 }
 
 impl Driver {
@@ -210,9 +226,14 @@ impl Driver {
                 let more = page.more;
                 let client = self.client.clone();
                 let now = self.client.now();
-                match tokio::task::spawn_blocking(move || client.apply_pull(&page, now)).await {
-                    Ok(Ok(())) => {
+                match tokio::task::spawn_blocking(move || client.apply_pull_noting_arrivals(&page, now)).await {
+                    Ok(Ok(arrivals)) => {
                         self.report.pulled_pages += 1;
+                        if let Some(events) = &self.events
+                            && !arrivals.is_empty()
+                        {
+                            let _ = events.arrivals.send(arrivals);
+                        }
                         Input::Pulled { id, more }
                     }
                     Ok(Err(error)) => {
@@ -256,7 +277,8 @@ pub fn spawn(client: Arc<Client>, config: Config, seed: u64) -> Result<SyncHandl
     let (triggers, mut inbox) = mpsc::unbounded_channel();
     let (progress_tx, progress) = watch::channel(driver.engine.progress());
     let (refusals, _) = broadcast::channel(64);
-    driver.events = Some(Events { progress: progress_tx, refusals: refusals.clone() });
+    let (arrivals, _) = broadcast::channel(64);
+    driver.events = Some(Events { progress: progress_tx, refusals: refusals.clone(), arrivals: arrivals.clone() });
     let changed = client.changes();
     let task = tokio::spawn(async move {
         loop {
@@ -281,7 +303,7 @@ pub fn spawn(client: Arc<Client>, config: Config, seed: u64) -> Result<SyncHandl
             }
         }
     });
-    Ok(SyncHandle { triggers, progress, refusals, task })
+    Ok(SyncHandle { triggers, progress, refusals, arrivals, task })
 }
 
 /// Syncs until everything is pushed and pulled, or `timeout` passes (retrying with backoff in

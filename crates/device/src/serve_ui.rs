@@ -91,7 +91,17 @@ async fn events(State(bridge): State<Bridge>) -> impl IntoResponse {
             }
         }
     });
-    Sse::new(futures_util::stream::select(progress, refusals).map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default())
+    let arrivals = futures_util::stream::unfold(bridge.sync.arrivals(), |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(orders) => return Some((json_event("orders-arrived", &orders), receiver)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let all = futures_util::stream::select(futures_util::stream::select(progress, refusals), arrivals);
+    Sse::new(all.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default())
 }
 
 fn json_event(name: &str, data: &impl serde::Serialize) -> Event {

@@ -5,6 +5,7 @@
 // `fieldcast-device serve-ui`. Errors always arrive as `BackendError` carrying the backend's code.
 import { invoke } from "@tauri-apps/api/core";
 import { emit, listen } from "@tauri-apps/api/event";
+import { isPermissionGranted, requestPermission, sendNotification } from "@tauri-apps/plugin-notification";
 
 import type {
   AccountInfo,
@@ -23,6 +24,7 @@ import type {
   MemberInfo,
   NewFarmer,
   OrderAction,
+  OrderArrival,
   OrderId,
   OrderItem,
   PairingInfo,
@@ -64,12 +66,19 @@ interface Transport {
   listen(event: string, handler: (payload: unknown) => void): Promise<Unlisten>;
   /** Tells the shell the first screen is painted (the start-up benchmark reads it). */
   painted(): Promise<void>;
+  /** Shows a system notification, asking for permission the first time; false if not allowed. */
+  notify(title: string, body: string): Promise<boolean>;
 }
 
 const tauri: Transport = {
   call: (request) => invoke("call", { request }),
   listen: (event, handler) => listen(event, (e) => handler(e.payload)),
   painted: () => emit("painted"),
+  async notify(title, body) {
+    const allowed = (await isPermissionGranted()) || (await requestPermission()) === "granted";
+    if (allowed) sendNotification({ title, body });
+    return allowed;
+  },
 };
 
 /** The bridge of `fieldcast-device serve-ui`, on the page's own origin. */
@@ -87,6 +96,12 @@ const bridge: Transport = {
   },
   // A browser has no shell to tell.
   painted: async () => undefined,
+  async notify(title, body) {
+    if (!("Notification" in window)) return false;
+    const allowed = Notification.permission === "granted" || (await Notification.requestPermission()) === "granted";
+    if (allowed) new Notification(title, { body });
+    return allowed;
+  },
 };
 
 const transport: Transport = "__TAURI_INTERNALS__" in window ? tauri : bridge;
@@ -153,6 +168,11 @@ export const backend = {
   featureProduct: (streamId: StreamId, listingId: ListingId) =>
     call<LiveStream>({ command: "feature_product", args: { stream_id: streamId, listing_id: listingId } }),
   endStream: (streamId: StreamId) => call<LiveStream>({ command: "end_stream", args: { stream_id: streamId } }),
+  /** A system notification (new order); false when the person did not allow them. */
+  notify: (title: string, body: string): Promise<boolean> => transport.notify(title, body),
+  /** Calls `handler` with the buyers' orders each pull brings in. */
+  onOrdersArrived: (handler: (orders: OrderArrival[]) => void): Promise<Unlisten> =>
+    transport.listen("orders-arrived", (o) => handler(o as OrderArrival[])),
   /** Reports, once, that the first screen is painted. */
   painted: (): Promise<void> => transport.painted(),
   /** Calls `handler` with every sync progress update; returns the function that stops listening. */

@@ -253,6 +253,10 @@ export const en = {
   "settings.sign_out": "Sign out",
   "settings.sign_out_confirm": "Sign out of the co-op on this device? Its produce, orders and photos are removed from this device; the co-op keeps them.",
   "error.unsynced_changes": "Some changes have not reached the co-op yet. Sync first, then sign out.",
+  "notify.new_order": "New order",
+  "notify.new_orders": "{count} new orders",
+  "notify.order_body": "{buyer} · {total}",
+  "notify.dismiss": "Close",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -254,4 +254,8 @@ export const it: Messages = {
   "settings.sign_out": "Esci",
   "settings.sign_out_confirm": "Uscire dalla cooperativa su questo dispositivo? Prodotti, ordini e foto vengono tolti da qui; la cooperativa li conserva.",
   "error.unsynced_changes": "Alcune modifiche non sono ancora arrivate alla cooperativa. Sincronizza prima di uscire.",
+  "notify.new_order": "Nuovo ordine",
+  "notify.new_orders": "{count} nuovi ordini",
+  "notify.order_body": "{buyer} · {total}",
+  "notify.dismiss": "Chiudi",
 };

@@ -254,4 +254,8 @@ export const zhCN: Messages = {
   "settings.sign_out": "退出登录",
   "settings.sign_out_confirm": "要在这台设备上退出合作社吗？这台设备上的农产品、订单和照片会被删除，合作社那边都还在。",
   "error.unsynced_changes": "还有改动没有同步到合作社。请先同步，再退出。",
+  "notify.new_order": "新订单",
+  "notify.new_orders": "{count} 个新订单",
+  "notify.order_body": "{buyer} · {total}",
+  "notify.dismiss": "关闭",
 };

@@ -23,12 +23,12 @@ interface Data {
   status: DeviceStatus;
 }
 
-export function ConsoleOrdersScreen() {
+export function ConsoleOrdersScreen(props: { refresh: number }) {
   const { t, locale } = useT();
   const loaded = useBackend<Data>(async () => {
     const [orders, points, status] = await Promise.all([backend.listOrders(), backend.pickupPoints(), backend.deviceStatus()]);
     return { orders, points, status };
-  });
+  }, [props.refresh]);
   const [filter, setFilter] = useState<ConsoleFilter>(NO_FILTER);
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "created_at", descending: true });
   const [selected, setSelected] = useState<Set<string>>(new Set());

@@ -19,7 +19,7 @@ interface OrdersData {
   points: PickupPointInfo[];
 }
 
-export function OrdersScreen() {
+export function OrdersScreen(props: { refresh: number }) {
   const { t } = useT();
   const [filter, setFilter] = useState<StatusFilter>("open");
   const [selling, setSelling] = useState(false);
@@ -27,7 +27,7 @@ export function OrdersScreen() {
   const loaded = useBackend<OrdersData>(async () => {
     const [orders, produce, points] = await Promise.all([backend.listOrders(), backend.listProduce(), backend.pickupPoints()]);
     return { orders, produce, points };
-  });
+  }, [props.refresh]);
   const data = loaded.data;
   if (selling && data) {
     return (

@@ -14,12 +14,12 @@ interface TodayData {
   points: PickupPointInfo[];
 }
 
-export function TodayScreen(props: { onGo: (screen: "orders" | "live" | "settings") => void }) {
+export function TodayScreen(props: { onGo: (screen: "orders" | "live" | "settings") => void; refresh: number }) {
   const { t, locale } = useT();
   const loaded = useBackend<TodayData>(async () => {
     const [today, status, points] = await Promise.all([backend.today(utcOffsetMinutes()), backend.deviceStatus(), backend.pickupPoints()]);
     return { today, status, points };
-  });
+  }, [props.refresh]);
   const data = loaded.data;
   const pointName = (id: string) => data?.points.find((p) => p.id === id)?.name ?? t("today.unknown_point");
   return (
