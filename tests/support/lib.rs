@@ -180,31 +180,29 @@ impl MarketServer {
 
 /// A minimal HTTP/1.1 GET with a bearer token, enough for checks against the local server.
 pub fn http_get(url: &str, token: &str) -> anyhow::Result<String> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").context("http only")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").context("no HTTP body")?;
+    let (head, body) = raw_get(url, Some(token))?;
     anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "{head}");
-    Ok(body.to_owned())
+    Ok(String::from_utf8(body)?)
 }
 
-/// The status line and `Content-Type` of a plain GET, for binary answers (photos).
-pub fn http_head_of_get(url: &str) -> anyhow::Result<(u16, String)> {
+/// One HTTP/1.1 GET over a fresh connection: the response head as text and the body as bytes.
+fn raw_get(url: &str, token: Option<&str>) -> anyhow::Result<(String, Vec<u8>)> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").context("http only")?;
     let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut stream = TcpStream::connect(host)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n")?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let end = response.windows(4).position(|w| w == b"\r\n\r\n").context("no HTTP head")?;
-    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    Ok((String::from_utf8_lossy(&response[..end]).into_owned(), response[end + 4..].to_vec()))
+}
+
+/// The status and `Content-Type` of a plain GET without a token, for binary answers (photos).
+pub fn http_head_of_get(url: &str) -> anyhow::Result<(u16, String)> {
+    let (head, _) = raw_get(url, None)?;
     let status = head.split_whitespace().nth(1).context("no status")?.parse()?;
     let content_type = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_owned())).unwrap_or_default();
     Ok((status, content_type))

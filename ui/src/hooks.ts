@@ -27,6 +27,25 @@ export function useBackend<T>(load: () => Promise<T>, deps: unknown[] = []): Loa
   return { data, failure, reload };
 }
 
+/**
+ * A change a screen makes: `act(run)` runs it, keeps the error code of a failure (null after a
+ * success), and loads the screen's data again either way, since a refused change may still mean
+ * the data moved underneath.
+ */
+export function useAction(reload: () => Promise<void>): { failure: string | null; act: (run: () => Promise<unknown>) => Promise<void> } {
+  const [failure, setFailure] = useState<string | null>(null);
+  const act = async (run: () => Promise<unknown>) => {
+    try {
+      await run();
+      setFailure(null);
+    } catch (error) {
+      setFailure(errorCode(error));
+    }
+    await reload();
+  };
+  return { failure, act };
+}
+
 /** The code of a failed call, for `t(\`error.${code}\`)`. */
 export function errorCode(error: unknown): string {
   return error instanceof BackendError ? error.api.code : "unexpected";

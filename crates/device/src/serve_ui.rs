@@ -81,27 +81,27 @@ async fn events(State(bridge): State<Bridge>) -> impl IntoResponse {
         let event = json_event("sync-progress", &*receiver.borrow_and_update());
         Some((event, (receiver, false)))
     });
-    let refusals = futures_util::stream::unfold(bridge.sync.refusals(), |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(refusal) => return Some((json_event("sync-refused", &refusal), receiver)),
-                // A page that fell behind missed some refusals; the store keeps them all.
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
-    let arrivals = futures_util::stream::unfold(bridge.sync.arrivals(), |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(orders) => return Some((json_event("orders-arrived", &orders), receiver)),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
+    // A page that fell behind missed some refusals or arrivals; the store keeps them all.
+    let refusals = broadcast_events(bridge.sync.refusals(), "sync-refused");
+    let arrivals = broadcast_events(bridge.sync.arrivals(), "orders-arrived");
     let all = futures_util::stream::select(futures_util::stream::select(progress, refusals), arrivals);
     Sse::new(all.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default())
+}
+
+/// A broadcast channel as a stream of named events, skipping what a slow page missed.
+fn broadcast_events<T: Clone + serde::Serialize + Send + 'static>(
+    receiver: tokio::sync::broadcast::Receiver<T>,
+    name: &'static str,
+) -> impl futures_util::Stream<Item = Event> {
+    futures_util::stream::unfold(receiver, move |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(item) => return Some((json_event(name, &item), receiver)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
 }
 
 fn json_event(name: &str, data: &impl serde::Serialize) -> Event {

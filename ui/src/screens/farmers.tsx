@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 
 import { backend, type DeviceInfo, type MemberInfo, type PairingInfo } from "../api";
 import { ErrorBanner } from "../components/error-banner";
-import { errorCode, useBackend } from "../hooks";
+import { useAction, useBackend } from "../hooks";
 import { useT } from "../i18n/context";
 
 interface Data {
@@ -21,16 +21,7 @@ export function FarmersScreen() {
   });
   const [name, setName] = useState("");
   const [pairing, setPairing] = useState<PairingInfo | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
-  const act = async (run: () => Promise<void>) => {
-    try {
-      await run();
-      setFailure(null);
-    } catch (error) {
-      setFailure(errorCode(error));
-    }
-    await loaded.reload();
-  };
+  const { failure, act } = useAction(loaded.reload);
   const farmers = loaded.data?.members.filter((m) => m.role === "farmer") ?? [];
   const date = (millis: number) => new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(millis);
   return (

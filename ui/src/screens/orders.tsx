@@ -7,7 +7,7 @@ import { backend, type Order, type OrderAction, type OrderItem, type PickupPoint
 import { ErrorBanner } from "../components/error-banner";
 import { SaleForm } from "../components/sale-form";
 import { decimalText, formatMoney, formatQuantity } from "../format";
-import { errorCode, useBackend } from "../hooks";
+import { useAction, useBackend } from "../hooks";
 import { useT } from "../i18n/context";
 import { matchesStatus, nextActions, owed, type StatusFilter } from "../orders";
 
@@ -23,11 +23,11 @@ export function OrdersScreen(props: { refresh: number }) {
   const { t } = useT();
   const [filter, setFilter] = useState<StatusFilter>("open");
   const [selling, setSelling] = useState(false);
-  const [failure, setFailure] = useState<string | null>(null);
   const loaded = useBackend<OrdersData>(async () => {
     const [orders, produce, points] = await Promise.all([backend.listOrders(), backend.listProduce(), backend.pickupPoints()]);
     return { orders, produce, points };
   }, [props.refresh]);
+  const { failure, act } = useAction(loaded.reload);
   const data = loaded.data;
   if (selling && data) {
     return (
@@ -42,15 +42,6 @@ export function OrdersScreen(props: { refresh: number }) {
       />
     );
   }
-  const act = async (run: () => Promise<unknown>) => {
-    try {
-      await run();
-      setFailure(null);
-    } catch (error) {
-      setFailure(errorCode(error));
-    }
-    await loaded.reload();
-  };
   const shown = data?.orders.filter((item) => matchesStatus(item.order, filter)) ?? [];
   return (
     <section aria-labelledby="orders-heading">
