@@ -5,8 +5,10 @@
 //! the same front end run in a browser for tests. A new operation is one variant here and one line
 //! in `ui/src/api/index.ts`; the TypeScript type of the request is generated from this enum.
 
+use base64::Engine as _;
+use domain::error::{Error as DomainError, Field, FieldError};
 use domain::ids::{DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
-use domain::listing::ListingInput;
+use domain::listing::{ListingInput, PhotoRef};
 use domain::live::StreamInput;
 use domain::order::OrderAction;
 use serde::Deserialize;
@@ -14,10 +16,6 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use crate::sync::{SyncHandle, Trigger};
-use base64::Engine as _;
-use domain::error::{Error as DomainError, Field, FieldError};
-use domain::listing::PhotoRef;
-
 use crate::{ApiError, Client, ClientError, SaleInput};
 
 /// One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
