@@ -158,6 +158,18 @@ test("the farmer's day on the phone: walk-up orders, a confirmation, Today's fig
     await page.getByTestId("tab-today").tap();
     await waitFor(async () => (await page.getByTestId("today-waiting").textContent()).startsWith("2"), "Today counts the new order");
 
+    // Sharing a synced product: its order link, a QR code that loads, and copy to the clipboard.
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: app.base });
+    await page.getByTestId("tab-produce").tap();
+    await page.getByTestId("share-produce").first().tap();
+    const link = await page.getByTestId("share-link").textContent();
+    assert.ok(link.startsWith(`${server.base}/l/`), link);
+    await waitFor(() => page.getByTestId("share-qr").evaluate((img) => img.complete && img.naturalWidth > 0), "the QR code loads");
+    await page.getByTestId("share-copy").tap();
+    await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === link, "the link is on the clipboard");
+    await page.screenshot({ path: join(shots, "farmer-share-zh-CN.png") });
+    await page.getByTestId("share-close").tap();
+
     for (const locale of ["zh-CN", "en"]) {
       const context = await phoneContext(browser, locale);
       const page = await open(context, app.base, locale);

@@ -257,6 +257,14 @@ export const en = {
   "notify.new_orders": "{count} new orders",
   "notify.order_body": "{buyer} · {total}",
   "notify.dismiss": "Close",
+  "share.open": "Share",
+  "share.title": "Order link: {title}",
+  "share.not_synced": "The order link comes once this product has synced with the co-op.",
+  "share.qr": "QR code of the order link for {title}",
+  "share.copy": "Copy link",
+  "share.copied": "Copied",
+  "share.system": "Share…",
+  "share.close": "Close",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -258,4 +258,12 @@ export const it: Messages = {
   "notify.new_orders": "{count} nuovi ordini",
   "notify.order_body": "{buyer} · {total}",
   "notify.dismiss": "Chiudi",
+  "share.open": "Condividi",
+  "share.title": "Link d'ordine: {title}",
+  "share.not_synced": "Il link d'ordine arriva quando il prodotto è sincronizzato con la cooperativa.",
+  "share.qr": "Codice QR del link d'ordine di {title}",
+  "share.copy": "Copia link",
+  "share.copied": "Copiato",
+  "share.system": "Condividi…",
+  "share.close": "Chiudi",
 };

@@ -258,4 +258,12 @@ export const zhCN: Messages = {
   "notify.new_orders": "{count} 个新订单",
   "notify.order_body": "{buyer} · {total}",
   "notify.dismiss": "关闭",
+  "share.open": "分享",
+  "share.title": "订购链接：{title}",
+  "share.not_synced": "这个农产品同步到合作社后才有订购链接。",
+  "share.qr": "{title} 订购链接的二维码",
+  "share.copy": "复制链接",
+  "share.copied": "已复制",
+  "share.system": "分享到…",
+  "share.close": "关闭",
 };

@@ -5,11 +5,12 @@ import { useEffect, useState } from "preact/hooks";
 import { backend, BackendError, type DeviceStatus, type Produce } from "../api";
 import { Pairing } from "../components/pairing";
 import { ProduceForm } from "../components/produce-form";
+import { ShareSheet } from "../components/share-sheet";
 import { SyncBar } from "../components/sync-bar";
 import { formatMoney, formatQuantity } from "../format";
 import { useT } from "../i18n/context";
 
-type Editing = { mode: "new" } | { mode: "edit"; item: Produce } | { mode: "pairing" } | null;
+type Editing = { mode: "new" } | { mode: "edit"; item: Produce } | { mode: "share"; item: Produce } | { mode: "pairing" } | null;
 
 export function ProduceScreen() {
   const { t } = useT();
@@ -39,6 +40,9 @@ export function ProduceScreen() {
   if (editing?.mode === "new" || editing?.mode === "edit") {
     return <ProduceForm listing={editing.mode === "edit" ? editing.item.listing : undefined} onCancel={() => setEditing(null)} onSaved={done} />;
   }
+  if (editing?.mode === "share") {
+    return <ShareSheet item={editing.item} onClose={() => setEditing(null)} />;
+  }
   if (editing?.mode === "pairing") {
     return <Pairing account={status?.account ?? null} onPaired={done} onClose={() => setEditing(null)} />;
   }
@@ -66,7 +70,7 @@ export function ProduceScreen() {
       {items?.length === 0 && <p class="empty">{t("produce.empty")}</p>}
       <ul class="cards">
         {items?.map((item) => (
-          <ListingCard item={item} onEdit={() => setEditing({ mode: "edit", item })} onToggle={() => void toggle(item)} />
+          <ListingCard item={item} onEdit={() => setEditing({ mode: "edit", item })} onShare={() => setEditing({ mode: "share", item })} onToggle={() => void toggle(item)} />
         ))}
       </ul>
       <button type="button" class="primary floating" data-testid="add-produce" onClick={() => setEditing({ mode: "new" })}>
@@ -76,7 +80,7 @@ export function ProduceScreen() {
   );
 }
 
-function ListingCard(props: { item: Produce; onEdit: () => void; onToggle: () => void }) {
+function ListingCard(props: { item: Produce; onEdit: () => void; onShare: () => void; onToggle: () => void }) {
   const { t, locale } = useT();
   const { details, status, photos } = props.item.listing;
   const unit = t(`unit.${details.unit}`);
@@ -109,6 +113,9 @@ function ListingCard(props: { item: Produce; onEdit: () => void; onToggle: () =>
       <div class="card-actions">
         <button type="button" class="secondary" data-testid="edit-produce" onClick={props.onEdit}>
           {t("produce.edit")}
+        </button>
+        <button type="button" class="secondary" data-testid="share-produce" onClick={props.onShare}>
+          {t("share.open")}
         </button>
         {status !== "draft" && (
           <button type="button" class="secondary" data-testid="toggle-produce" onClick={props.onToggle}>
