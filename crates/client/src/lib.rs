@@ -432,11 +432,13 @@ impl Client {
 
     /// Applies a pulled page and returns the placed orders it brought that this device did not
     /// have before: a buyer's new order, worth a notification. Orders this device made itself are
-    /// already here, so they never count.
+    /// already here, so they never count; nor does anything before the device's first complete
+    /// sync, which brings the co-op's whole backlog at once.
     pub fn apply_pull_noting_arrivals(&self, page: &PullResponse, at: Timestamp) -> Result<Vec<sync::OrderArrival>, ClientError> {
         let mut store = self.store();
         let mut arrivals = Vec::new();
-        for version in &page.orders {
+        let first_sync = store.sync_state()?.last_synced_at.is_none();
+        for version in page.orders.iter().filter(|_| !first_sync) {
             if version.order.status == domain::order::OrderStatus::Placed && store.order(version.order.id)?.is_none() {
                 arrivals.push(sync::OrderArrival {
                     order_id: version.order.id,

@@ -292,3 +292,48 @@ fn signing_out_waits_for_unsynced_changes_then_leaves_nothing_behind() {
     // The store still works.
     client.add_produce(&corn()).unwrap();
 }
+
+#[test]
+fn pulled_orders_count_as_arrivals_only_when_new_placed_and_after_the_first_sync() {
+    use domain::order::{Buyer, Channel, Fulfilment, Order, OrderLine, OrderStatus, PaymentMethod};
+    use domain::sync::{OrderVersion, PullResponse};
+    let dir = tempfile::tempdir().unwrap();
+    let (client, point) = paired_with_point(dir.path());
+    let order = |n: u128, status: OrderStatus| OrderVersion {
+        order: Order {
+            id: domain::ids::OrderId(Uuid::from_u128(n)),
+            lines: vec![OrderLine {
+                listing_id: ListingId(Uuid::from_u128(7)),
+                title: "甜玉米".into(),
+                unit: domain::quantity::Unit::Jin,
+                quantity: domain::quantity::Quantity::whole(2).unwrap(),
+                unit_price: Money::new(350, Currency::CNY),
+                total: Money::new(700, Currency::CNY),
+            }],
+            total: Money::new(700, Currency::CNY),
+            buyer: Buyer { name: format!("buyer {n}"), phone: "+8613800000000".into() },
+            fulfilment: Fulfilment::Pickup { point_id: point },
+            payment_method: PaymentMethod::CashAtPickup,
+            channel: Channel::OrderLink,
+            status,
+            paid: Money::zero(Currency::CNY),
+            note: String::new(),
+            shortfall: domain::quantity::Quantity::ZERO,
+            created_at: Timestamp(1),
+            updated_at: Timestamp(1),
+        },
+        farmer_id: domain::ids::MemberId(Uuid::from_u128(2)),
+        version: 1,
+    };
+    let page = |orders: Vec<OrderVersion>| PullResponse { listings: vec![], orders, quotas: vec![], pickup_points: vec![], last_applied_seq: 0, cursor: 0, more: false };
+
+    // The first sync's backlog notifies nobody.
+    assert!(client.apply_pull_noting_arrivals(&page(vec![order(1, OrderStatus::Placed)]), Timestamp(2)).unwrap().is_empty());
+    client.set_last_synced_at(Timestamp(3)).unwrap();
+    // Afterwards: a new placed order counts; one already here, or already confirmed, does not.
+    let arrivals = client
+        .apply_pull_noting_arrivals(&page(vec![order(1, OrderStatus::Placed), order(2, OrderStatus::Placed), order(3, OrderStatus::Confirmed)]), Timestamp(4))
+        .unwrap();
+    assert_eq!(arrivals.len(), 1);
+    assert_eq!((arrivals[0].buyer_name.as_str(), arrivals[0].total.minor), ("buyer 2", 700));
+}
