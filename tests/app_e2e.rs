@@ -140,17 +140,22 @@ async fn a_product_added_in_the_app_is_still_there_after_a_restart() -> anyhow::
     Ok(())
 }
 
-/// Waits until the element's text satisfies `done`, returning it.
-async fn wait_for_text(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> anyhow::Result<String> {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let text = text_of(client, css).await?;
-        if done(&text) {
-            return Ok(text);
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "{css} still says {text:?}");
-        client.wait().at_most(Duration::from_millis(200)).for_element(Locator::Css("#never-there")).await.ok();
+/// Waits until the element marked `testid` shows `part` in its text, returning the text. The
+/// condition is an XPath, so WebDriver itself polls it until the deadline.
+async fn wait_for_text(client: &Client, testid: &str, part: &str) -> anyhow::Result<String> {
+    let xpath = format!("//*[@data-testid='{testid}'][contains(., '{part}')]");
+    let found = client.wait().at_most(WAIT).for_element(Locator::XPath(&xpath)).await;
+    Ok(found.with_context(|| format!("{testid} never showed {part:?}"))?.text().await?)
+}
+
+/// Asks for a sync and waits (briefly) until the status line says it finished; true if it did.
+/// A click that lands on a button the status line just replaced is the next round's to make.
+async fn sync_round(client: &Client) -> bool {
+    if let Ok(button) = client.find(Locator::Css("[data-testid=sync-now]")).await {
+        button.click().await.ok();
     }
+    let done = "//*[@data-testid='sync-status'][contains(., '已同步')]";
+    client.wait().at_most(Duration::from_secs(5)).for_element(Locator::XPath(done)).await.is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,27 +185,21 @@ async fn the_app_pairs_with_the_co_op_and_syncs_what_it_made_offline() -> anyhow
     client.find(Locator::Css("[data-testid=pair-submit]")).await?.click().await?;
 
     // The app syncs by itself: the demo produce comes down, the beans go up.
-    let status = wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
+    let status = wait_for_text(&client, "sync-status", "已同步").await?;
     assert!(status.ends_with("已同步"), "{status}");
     client.find(Locator::Css("[data-testid=sync-now]")).await?.click().await?;
+    // Synced means four products (the beans and the demo's three), none of them still waiting.
+    let all_synced = "//body[count(//*[@data-testid='listing-title']) = 4 and not(//*[@data-testid='listing-pending'])]";
     let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let titles: Vec<String> = {
-            let mut titles = Vec::new();
-            for element in client.find_all(Locator::Css("[data-testid=listing-title]")).await? {
-                titles.push(element.text().await?);
-            }
-            titles
-        };
-        let pending = client.find_all(Locator::Css("[data-testid=listing-pending]")).await?.len();
-        if titles.len() == 4 && pending == 0 {
-            assert!(titles.iter().any(|t| t.contains("甜玉米")), "{titles:?}");
-            break;
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "not synced: {titles:?}, {pending} pending");
-        client.find(Locator::Css("[data-testid=sync-now]")).await?.click().await?;
-        client.wait().at_most(Duration::from_millis(300)).for_element(Locator::Css("#never-there")).await.ok();
+    while client.find(Locator::XPath(all_synced)).await.is_err() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the produce did not sync");
+        sync_round(&client).await;
     }
+    let mut titles = Vec::new();
+    for element in client.find_all(Locator::Css("[data-testid=listing-title]")).await? {
+        titles.push(element.text().await?);
+    }
+    assert!(titles.iter().any(|t| t.contains("甜玉米")), "{titles:?}");
     screenshot(&client, "app-synced.png").await?;
     client.close().await?;
 
@@ -235,7 +234,7 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     client.find(Locator::Css("[data-testid=tab-settings]")).await?.click().await?;
     assert_eq!(text_of(&client, "[data-testid=account] dd").await?, "Zhang Wei 张伟");
     client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
-    wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
+    wait_for_text(&client, "sync-status", "已同步").await?;
 
     // A new product with a photo file from the gallery; the card shows its thumbnail.
     let photo = data.path().join("millet.jpg");
@@ -271,11 +270,7 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     client.find(Locator::Css("[data-testid=tab-today]")).await?.click().await?;
     let deadline = std::time::Instant::now() + WAIT;
     let orders = loop {
-        // The status line re-renders as sync moves along; a click that lands on a replaced button
-        // is simply the next round's to make.
-        if let Ok(button) = client.find(Locator::Css("[data-testid=sync-now]")).await {
-            button.click().await.ok();
-        }
+        sync_round(&client).await;
         let body = http_get(&format!("{}/api/v1/orders", server.base()), &token)?;
         let page: serde_json::Value = serde_json::from_str(&body)?;
         let orders = page["items"].as_array().cloned().unwrap_or_default();
@@ -283,7 +278,6 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
             break orders;
         }
         anyhow::ensure!(std::time::Instant::now() < deadline, "the order did not reach the server: {body}");
-        client.wait().at_most(Duration::from_millis(300)).for_element(Locator::Css("#never-there")).await.ok();
     };
     assert_eq!(orders.len(), 1, "{orders:?}");
     // The product and its photo came up with the same sync.
@@ -293,7 +287,7 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     assert_eq!(http_head_of_get(&format!("{}/photos/{sha}.jpg", server.base()))?, (200, "image/jpeg".to_owned()));
     assert_eq!(orders[0]["buyer"]["name"], "李大妈");
     assert_eq!(orders[0]["channel"], "in_person");
-    wait_for_text(&client, "[data-testid=sync-status]", |t| t.contains("已同步")).await?;
+    wait_for_text(&client, "sync-status", "已同步").await?;
     screenshot(&client, "app-today-synced.png").await?;
     client.close().await?;
     Ok(())
