@@ -5,8 +5,6 @@
 //! the same front end run in a browser for tests. A new operation is one variant here and one line
 //! in `ui/src/api/index.ts`; the TypeScript type of the request is generated from this enum.
 
-use base64::Engine as _;
-use domain::error::{Error as DomainError, Field, FieldError};
 use domain::ids::{DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
 use domain::listing::{ListingInput, PhotoRef};
 use domain::live::StreamInput;
@@ -16,7 +14,7 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use crate::sync::{SyncHandle, Trigger};
-use crate::{ApiError, Client, ClientError, SaleInput};
+use crate::{ApiError, Client, SaleInput};
 
 /// One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -74,12 +72,7 @@ impl Call {
             Call::ListProduce => json(client.list_produce()?),
             Call::AddProduce { input } => json(client.add_produce(&input)?),
             Call::EditProduce { id, input } => json(client.edit_produce(id, &input)?),
-            Call::AddPhoto { listing_id, data_base64 } => {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(data_base64.as_bytes()).map_err(|_| {
-                    ClientError::Invalid(vec![FieldError::new(Field::Photos, DomainError::InvalidPhoto)])
-                })?;
-                json(client.add_photo(listing_id, &bytes)?)
-            }
+            Call::AddPhoto { listing_id, data_base64 } => json(client.add_photo_base64(listing_id, &data_base64)?),
             Call::Photo { sha256, full } => json(client.photo_data_url(&PhotoRef { sha256 }, !full)?),
             Call::PauseProduce { id } => json(client.pause_produce(id)?),
             Call::ResumeProduce { id } => json(client.resume_produce(id)?),

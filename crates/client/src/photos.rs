@@ -37,6 +37,12 @@ impl Client {
         self.store().listing(listing)?.ok_or(ClientError::NotFound)
     }
 
+    /// [`Client::add_photo`] for bytes that crossed a JSON boundary as base64 (the front end's file).
+    pub fn add_photo_base64(&self, listing: ListingId, data: &str) -> Result<Listing, ClientError> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
+        self.add_photo(listing, &bytes)
+    }
+
     /// A stored photo as a `data:` URL for the webview, which cannot read the data directory.
     pub fn photo_data_url(&self, photo: &PhotoRef, thumbnail: bool) -> Result<String, ClientError> {
         photo.check().map_err(invalid_photo)?;
