@@ -1,14 +1,16 @@
 //! The relay's sans-IO core: every peer connection of every stream, fed datagrams, commands and
 //! the current time, answering with datagrams to send and events for the marketplace.
 //!
-//! Like the peer connections it owns (the webrtc-rs `rtc` crate is sans-IO too), [`Sfu`] does no
+//! Like the peer connections it owns (str0m is sans-IO too), [`Sfu`] does no
 //! IO and reads no clock: the shell in `shell.rs` owns the socket and the timer. That keeps the
 //! forwarding path a plain function call per viewer, with no task, channel or lock per packet,
 //! and lets the tests drive whole sessions in memory.
 //!
-//! Forwarding: a publisher's RTP packet is decrypted once, then for each connected viewer it is
-//! re-addressed (the viewer leg's SSRC and payload type, no header extensions) and written to that
-//! viewer's connection, which encrypts and queues it. A viewer that has not finished connecting is
+//! Forwarding: a publisher's RTP packet is decrypted once, then for each connected viewer its
+//! payload (shared, not copied) is written to that viewer's send stream with the viewer leg's
+//! payload type and its own sequence numbers. Each viewer written to is then flushed once per
+//! batch of inputs (the shell reads up to 64 datagrams at a time, and a camera sends a frame as a
+//! burst): its connection encrypts what was queued and hands back the datagrams. A viewer that has not finished connecting is
 //! skipped; a viewer that stops answering is dropped after [`Limits::idle_timeout`].
 
 use std::cmp::Reverse;
@@ -17,21 +19,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::RTCPeerConnection;
-use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
-use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
-use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind};
-use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
-use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
 
-use crate::peer::{self, IceCredentials, StreamCodecs};
+use crate::peer::{self, Leg, Negotiated, Shared, StreamCodecs};
 use crate::{Answer, EndReason, RelayError, RelayEvent, Role, SessionId, SessionInfo, Stats, StreamState, sdpfrag, stun};
 
 /// How long the relay waits before it counts a quiet or unfinished connection as gone.
@@ -67,13 +60,18 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct Transmit {
     pub to: SocketAddr,
-    pub data: BytesMut,
+    pub data: Vec<u8>,
 }
 
 /// The housekeeping period: pending keyframe requests and timeouts are looked at this often.
 const TICK: Duration = Duration::from_millis(100);
 /// Addresses one session may be reached from (a client's candidates); more are ignored.
 const MAX_ADDRS_PER_SESSION: usize = 8;
+/// Outputs drained from a closing connection at most (its goodbye is a datagram or two).
+const MAX_CLOSING_OUTPUTS: usize = 16;
+/// Due deadlines run in one drain at most, so a connection that keeps asking for "now" cannot
+/// spin the loop.
+const MAX_DUE_ROUNDS: usize = 4;
 
 type Key = u64;
 
@@ -81,7 +79,7 @@ struct Session {
     id: SessionId,
     stream: Arc<str>,
     role: SessionRole,
-    pc: RTCPeerConnection,
+    rtc: Rtc,
     ufrag: String,
     remote_ufrag: Option<String>,
     etag: String,
@@ -93,6 +91,8 @@ struct Session {
     timeout: Option<Instant>,
     /// Set when the connection failed or closed; the session is removed after its outputs drain.
     closing: Option<EndReason>,
+    /// Packets were written to this (viewer) connection since the last flush.
+    written: bool,
 }
 
 enum SessionRole {
@@ -100,12 +100,11 @@ enum SessionRole {
     Viewer(Viewing),
 }
 
-#[derive(Default)]
 struct Publishing {
-    /// The publisher's tracks by the id the stack gave them, and what they carry.
-    tracks: HashMap<String, RtpCodecKind>,
-    /// Where keyframe requests go: the video receiver and the SSRC it receives.
-    video: Option<(RTCRtpReceiverId, u32)>,
+    /// The publisher's media sections: what each carries.
+    sections: Vec<(Mid, MediaKind)>,
+    /// What each incoming SSRC carries, learnt from its first packet.
+    ssrcs: HashMap<Ssrc, MediaKind>,
 }
 
 #[derive(Default)]
@@ -114,12 +113,15 @@ struct Viewing {
     audio: Option<Outbound>,
 }
 
-/// One of a viewer's send tracks.
+/// One of a viewer's send streams.
 #[derive(Debug, Clone, Copy)]
 struct Outbound {
-    sender: RTCRtpSenderId,
-    ssrc: u32,
-    payload_type: u8,
+    mid: Mid,
+    pt: Pt,
+    /// Subtracted from the publisher's extended sequence numbers: each viewer's stream starts at a
+    /// random number below 2^15 however long the publisher has been live, as SRTP without a
+    /// signalled rollover counter requires.
+    seq_base: Option<u64>,
 }
 
 #[derive(Default)]
@@ -135,6 +137,7 @@ struct Stream {
 pub struct Sfu {
     local: SocketAddr,
     limits: Limits,
+    shared: Shared,
     sessions: HashMap<Key, Session>,
     ids: HashMap<SessionId, Key>,
     ufrags: HashMap<String, Key>,
@@ -147,15 +150,19 @@ pub struct Sfu {
     events: VecDeque<RelayEvent>,
     stats: Stats,
     /// Reused between datagrams so reading a publisher's packets allocates nothing.
-    inbound: Vec<(RtpCodecKind, rtp::Packet)>,
+    inbound: Vec<(MediaKind, RtpPacket)>,
+    /// Viewers written to since the last flush, and when.
+    written: Vec<Key>,
+    written_at: Option<Instant>,
 }
 
 impl Sfu {
     /// A relay whose single host candidate is `local` (the address clients send to).
-    pub fn new(local: SocketAddr, limits: Limits) -> Sfu {
-        Sfu {
+    pub fn new(local: SocketAddr, limits: Limits) -> Result<Sfu, RelayError> {
+        Ok(Sfu {
             local,
             limits,
+            shared: Shared::new()?,
             sessions: HashMap::new(),
             ids: HashMap::new(),
             ufrags: HashMap::new(),
@@ -168,7 +175,9 @@ impl Sfu {
             events: VecDeque::new(),
             stats: Stats::default(),
             inbound: Vec::new(),
-        }
+            written: Vec::new(),
+            written_at: None,
+        })
     }
 
     /// Starts publishing `stream` with a WHIP offer. A stream has one publisher: a new one (the
@@ -176,24 +185,26 @@ impl Sfu {
     /// so that they reconnect to the new one.
     pub fn publish(&mut self, now: Instant, stream: &str, offer: &str) -> Result<Answer, RelayError> {
         self.check_capacity()?;
-        let ice = IceCredentials::random();
-        let (mut pc, sdp) = peer::answer_publisher(now, &ice, self.local, offer)?;
-        let codecs = negotiated_codecs(&mut pc);
-        if codecs.video.is_none() && codecs.audio.is_none() {
-            let _ = pc.close();
+        let video = peer::choose_video_codec(offer);
+        let negotiated = peer::answer(now, &self.shared, self.local, Leg::Publisher, offer, StreamCodecs { video, audio: true })?;
+        let taken = |kind: MediaKind| negotiated.sections.iter().any(|s| s.kind == kind && s.pt.is_some());
+        let codecs = StreamCodecs { video: video.filter(|_| taken(MediaKind::Video)), audio: taken(MediaKind::Audio) };
+        if codecs.video.is_none() && !codecs.audio {
             return Err(RelayError::NoMedia);
         }
         if let Some(old) = self.streams.get(stream).and_then(|s| s.publisher) {
             self.remove(old, EndReason::Replaced);
         }
-        let key = self.insert(now, stream, SessionRole::Publisher(Publishing::default()), pc, ice, offer);
+        let sections = negotiated.sections.iter().filter(|s| s.pt.is_some()).map(|s| (s.mid, s.kind)).collect();
+        let role = SessionRole::Publisher(Publishing { sections, ssrcs: HashMap::new() });
+        let (key, answer) = self.insert(now, stream, role, negotiated, offer);
         let entry = self.streams.entry(self.sessions[&key].stream.clone()).or_default();
         entry.publisher = Some(key);
         entry.codecs = codecs;
         entry.keyframe_sent = None;
         entry.keyframe_pending = false;
         self.stats.publishes += 1;
-        Ok(self.answer(key, sdp))
+        Ok(answer)
     }
 
     /// Starts playing `stream` with a WHEP offer. Only a stream whose publisher is connected can
@@ -208,62 +219,22 @@ impl Sfu {
         if entry.viewers.len() >= self.limits.max_viewers_per_stream {
             return Err(RelayError::Full);
         }
-        let entry_has_video = entry.codecs.video.is_some();
-        let codecs = entry.codecs.for_viewers();
-        let mut tracks = Vec::new();
-        let mut wanted = Vec::new();
-        for (kind, codec) in [(RtpCodecKind::Video, &codecs.video), (RtpCodecKind::Audio, &codecs.audio)] {
-            let Some(codec) = codec else { continue };
-            let ssrc = peer::random_u32();
-            let rtx = (kind == RtpCodecKind::Video).then(|| RTCRtpRtxParameters { ssrc: peer::random_u32() });
-            let name = if kind == RtpCodecKind::Video { "video" } else { "audio" };
-            tracks.push(MediaStreamTrack::new(
-                "fieldcast".to_owned(),
-                name.to_owned(),
-                name.to_owned(),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), rtx, ..Default::default() },
-                    codec: codec.clone(),
-                    ..Default::default()
-                }],
-            ));
-            wanted.push((kind, ssrc, codec.mime_type.clone()));
-        }
-        let ice = IceCredentials::random();
-        let (mut pc, sdp) = peer::answer_viewer(now, &ice, self.local, offer, &codecs, tracks)?;
-        let mut viewing = Viewing::default();
-        let senders: Vec<RTCRtpSenderId> = pc.get_senders().collect();
-        for sender_id in senders {
-            let Some(mut sender) = pc.rtp_sender(sender_id) else { continue };
-            let kind = sender.track().kind();
-            let Some((_, ssrc, mime)) = wanted.iter().find(|(k, _, _)| *k == kind) else { continue };
-            let payload_type = sender
-                .get_parameters()
-                .rtp_parameters
-                .codecs
-                .iter()
-                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
-                .map(|c| c.payload_type);
-            if let Some(payload_type) = payload_type {
-                let outbound = Outbound { sender: sender_id, ssrc: *ssrc, payload_type };
-                match kind {
-                    RtpCodecKind::Video => viewing.video = Some(outbound),
-                    _ => viewing.audio = Some(outbound),
-                }
-            }
-        }
+        let stream_has_video = entry.codecs.video.is_some();
+        let negotiated = peer::answer(now, &self.shared, self.local, Leg::Viewer, offer, entry.codecs.for_viewers())?;
+        let outbound = |kind: MediaKind| {
+            negotiated.sections.iter().find(|s| s.kind == kind).and_then(|s| Some(Outbound { mid: s.mid, pt: s.pt?, seq_base: None }))
+        };
+        let viewing = Viewing { video: outbound(MediaKind::Video), audio: outbound(MediaKind::Audio) };
         // A viewer that cannot take the stream's video would see nothing: say so rather than
         // connect a black screen.
-        if entry_has_video && viewing.video.is_none() || viewing.video.is_none() && viewing.audio.is_none() {
-            let _ = pc.close();
+        if stream_has_video && viewing.video.is_none() || viewing.video.is_none() && viewing.audio.is_none() {
             return Err(RelayError::CodecUnsupported);
         }
-        let key = self.insert(now, stream, SessionRole::Viewer(viewing), pc, ice, offer);
+        let (key, answer) = self.insert(now, stream, SessionRole::Viewer(viewing), negotiated, offer);
         let shared = self.sessions[&key].stream.clone();
         self.streams.entry(shared).or_default().viewers.push(key);
         self.stats.plays += 1;
-        Ok(self.answer(key, sdp))
+        Ok(answer)
     }
 
     /// Applies a trickle ICE fragment (`PATCH`). `if_match` is the request's entity tag.
@@ -280,18 +251,12 @@ impl Sfu {
         if fragment.ufrag.is_some() && fragment.ufrag != session.remote_ufrag {
             return Err(RelayError::IceRestartUnsupported);
         }
-        for (mid, candidate) in fragment.candidates {
-            let init = RTCIceCandidateInit {
-                candidate,
-                sdp_mid: mid,
-                sdp_mline_index: None,
-                username_fragment: session.remote_ufrag.clone(),
-                url: None,
-            };
+        for (_, candidate) in fragment.candidates {
             // The relay is ICE-lite and learns the client's address from its checks; a candidate
             // the stack cannot use (an mDNS name, a TCP one) changes nothing.
-            if let Err(error) = session.pc.add_remote_candidate(init) {
-                tracing::debug!(%error, "ignoring a trickled candidate");
+            match Candidate::from_sdp_string(&candidate) {
+                Ok(candidate) => session.rtc.add_remote_candidate(candidate),
+                Err(error) => tracing::debug!(%error, "ignoring a trickled candidate"),
             }
         }
         self.after_input(now, key);
@@ -375,12 +340,11 @@ impl Sfu {
         };
         let session = self.sessions.get_mut(&key).expect("routes only name live sessions");
         session.last_heard = now;
-        let message = TaggedBytesMut {
-            now,
-            transport: TransportContext { local_addr: self.local, peer_addr: from, ecn: None, transport_protocol: TransportProtocol::UDP },
-            message: BytesMut::from(data),
+        let accepted = match Receive::new(Protocol::Udp, from, self.local, data) {
+            Ok(receive) => session.rtc.handle_input(Input::Receive(now, receive)).map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
         };
-        if let Err(error) = session.pc.handle_read(message) {
+        if let Err(error) = accepted {
             self.stats.read_errors += 1;
             tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
         }
@@ -389,6 +353,7 @@ impl Sfu {
 
     /// Time has passed: run every connection's deadlines that are due, and housekeeping.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.flush();
         while let Some(Reverse((at, key))) = self.timers.peek().copied() {
             if at > now {
                 break;
@@ -399,7 +364,7 @@ impl Sfu {
                 continue; // Stale: the session has an earlier or later deadline queued too.
             }
             session.timeout = None;
-            if let Err(error) = session.pc.handle_timeout(now) {
+            if let Err(error) = session.rtc.handle_input(Input::Timeout(now)) {
                 tracing::debug!(%error, session = %session.id, "a connection's timer failed");
             }
             self.after_input(now, key);
@@ -410,7 +375,12 @@ impl Sfu {
         }
     }
 
+    /// The next datagram to send. The first call after forwarding flushes what was written to
+    /// viewers (see [`Sfu::flush`]), so poll after every batch of inputs.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.written_at.is_some() {
+            self.flush();
+        }
         self.transmits.pop_front()
     }
 
@@ -420,6 +390,9 @@ impl Sfu {
 
     /// The next instant [`Sfu::handle_timeout`] wants to run.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Some(at) = self.written_at {
+            return Some(at);
+        }
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
         match (timer, self.next_tick) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -433,17 +406,18 @@ impl Sfu {
         if self.sessions.len() >= self.limits.max_sessions { Err(RelayError::Full) } else { Ok(()) }
     }
 
-    fn insert(&mut self, now: Instant, stream: &str, role: SessionRole, pc: RTCPeerConnection, ice: IceCredentials, offer: &str) -> Key {
+    fn insert(&mut self, now: Instant, stream: &str, role: SessionRole, negotiated: Negotiated, offer: &str) -> (Key, Answer) {
         let key = self.next_key;
         self.next_key += 1;
         let id = SessionId::random();
         let stream = self.streams.get_key_value(stream).map_or_else(|| Arc::from(stream), |(name, _)| name.clone());
+        let Negotiated { rtc, answer, ufrag, .. } = negotiated;
         let session = Session {
             id,
             stream,
             role,
-            pc,
-            ufrag: ice.ufrag.clone(),
+            rtc,
+            ufrag: ufrag.clone(),
             remote_ufrag: offer.lines().find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:")).map(str::to_owned),
             etag: peer::random_token(16),
             addrs: Vec::new(),
@@ -452,73 +426,71 @@ impl Sfu {
             connected: false,
             timeout: None,
             closing: None,
+            written: false,
         };
+        let answer = Answer { session: id, sdp: answer, etag: session.etag.clone() };
         self.ids.insert(id, key);
-        self.ufrags.insert(ice.ufrag, key);
+        self.ufrags.insert(ufrag, key);
         self.sessions.insert(key, session);
         if self.next_tick.is_none() {
             self.next_tick = Some(now + TICK);
         }
         self.after_input(now, key);
-        key
-    }
-
-    fn answer(&self, key: Key, sdp: String) -> Answer {
-        let session = &self.sessions[&key];
-        Answer { session: session.id, sdp, etag: session.etag.clone() }
+        (key, answer)
     }
 
     /// Drains what a connection produced after an input: datagrams, state changes, media.
     fn after_input(&mut self, now: Instant, key: Key) {
         let Some(session) = self.sessions.get_mut(&key) else { return };
-        while let Some(out) = session.pc.poll_write() {
-            self.transmits.push_back(Transmit { to: out.transport.peer_addr, data: out.message });
-        }
         let mut connected_now = false;
-        while let Some(event) = session.pc.poll_event() {
-            match event {
-                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
-                    RTCPeerConnectionState::Connected if !session.connected => {
+        let mut keyframe_wanted = false;
+        let mut inbound = std::mem::take(&mut self.inbound);
+        let mut due_rounds = 0;
+        loop {
+            match session.rtc.poll_output() {
+                // str0m asks for a timeout "now" when an input left work that needs the clock
+                // (a packet to timestamp, a request to send): run it here rather than a
+                // millisecond later on a timer of its own.
+                Ok(Output::Timeout(at)) if at <= now && due_rounds < MAX_DUE_ROUNDS => {
+                    due_rounds += 1;
+                    if let Err(error) = session.rtc.handle_input(Input::Timeout(now)) {
+                        tracing::debug!(%error, session = %session.id, "a connection's timer failed");
+                    }
+                }
+                Ok(Output::Timeout(at)) => {
+                    reschedule(&mut self.timers, now, key, session, at);
+                    break;
+                }
+                Ok(Output::Transmit(transmit)) => {
+                    self.transmits.push_back(Transmit { to: transmit.destination, data: transmit.contents.into() });
+                }
+                Ok(Output::Event(event)) => match event {
+                    Event::Connected if !session.connected => {
                         session.connected = true;
                         connected_now = true;
                     }
-                    RTCPeerConnectionState::Failed => session.closing = Some(EndReason::Failed),
-                    RTCPeerConnectionState::Closed => session.closing = session.closing.or(Some(EndReason::Ended)),
-                    _ => {}
-                },
-                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                    if let SessionRole::Publisher(publishing) = &mut session.role
-                        && let Some(receiver) = session.pc.rtp_receiver(init.receiver_id)
-                    {
-                        let kind = receiver.track().kind();
-                        publishing.tracks.insert(init.track_id.clone(), kind);
-                        if kind == RtpCodecKind::Video {
-                            publishing.video = Some((init.receiver_id, init.ssrc));
+                    Event::Closed => session.closing = session.closing.or(Some(EndReason::Ended)),
+                    Event::RtpPacket(packet) => {
+                        if let SessionRole::Publisher(publishing) = &mut session.role
+                            && let Some(kind) = kind_of(&mut session.rtc, publishing, packet.header.ssrc)
+                        {
+                            inbound.push((kind, packet));
                         }
                     }
+                    Event::KeyframeRequest(_) if matches!(session.role, SessionRole::Viewer(_)) => keyframe_wanted = true,
+                    _ => {}
+                },
+                Err(error) => {
+                    tracing::debug!(%error, session = %session.id, "a connection failed");
+                    session.closing = Some(EndReason::Failed);
+                    break;
                 }
-                _ => {}
             }
         }
-        let mut keyframe_wanted = connected_now && matches!(session.role, SessionRole::Viewer(_));
-        let mut inbound = std::mem::take(&mut self.inbound);
-        while let Some(TaggedRTCMessage { message, .. }) = session.pc.poll_read() {
-            match (message, &session.role) {
-                (RTCMessage::RtpPacket(track_id, mut packet), SessionRole::Publisher(publishing)) => {
-                    if let Some(kind) = publishing.tracks.get(&track_id) {
-                        // Extension ids are per leg; each viewer's connection adds the ones its
-                        // leg negotiated. Stripped once here rather than once per viewer.
-                        packet.header.extension = false;
-                        packet.header.extensions.clear();
-                        inbound.push((*kind, packet));
-                    }
-                }
-                // Only keyframe requests are marked for delivery (see `peer::KeyframeRequests`).
-                (RTCMessage::RtcpPacket(_, _), SessionRole::Viewer(_)) => keyframe_wanted = true,
-                _ => {}
-            }
+        if !session.rtc.is_alive() {
+            session.closing = session.closing.or(Some(EndReason::Failed));
         }
-        reschedule(&mut self.timers, now, key, session);
+        keyframe_wanted |= connected_now && matches!(session.role, SessionRole::Viewer(_));
         let stream = session.stream.clone();
         let is_publisher = matches!(session.role, SessionRole::Publisher(_));
         let closing = session.closing;
@@ -532,7 +504,7 @@ impl Sfu {
         }
         self.stats.rtp_in += inbound.len() as u64;
         for (kind, packet) in inbound.drain(..) {
-            self.forward(now, &stream, kind, packet);
+            self.forward(now, &stream, kind, &packet);
         }
         self.inbound = inbound;
         if keyframe_wanted {
@@ -544,32 +516,59 @@ impl Sfu {
     }
 
     /// Sends one publisher packet to every connected viewer of the stream.
-    fn forward(&mut self, now: Instant, stream: &str, kind: RtpCodecKind, packet: rtp::Packet) {
+    fn forward(&mut self, now: Instant, stream: &str, kind: MediaKind, packet: &RtpPacket) {
         let Some(entry) = self.streams.get(stream) else { return };
-        let Sfu { sessions, transmits, stats, .. } = self;
+        let Sfu { sessions, stats, written, written_at, .. } = self;
+        let seq = *packet.seq_no;
         for key in &entry.viewers {
             let Some(viewer) = sessions.get_mut(key) else { continue };
             if !viewer.connected {
                 continue;
             }
-            let SessionRole::Viewer(viewing) = &viewer.role else { continue };
-            let Some(out) = (if kind == RtpCodecKind::Video { viewing.video } else { viewing.audio }) else { continue };
-            let mut copy = packet.clone();
-            copy.header.ssrc = out.ssrc;
-            copy.header.payload_type = out.payload_type;
-            let Some(mut sender) = viewer.pc.rtp_sender(out.sender) else { continue };
-            match sender.write_rtp(now, copy) {
-                Ok(()) => stats.forwarded += 1,
-                Err(error) => {
-                    stats.write_errors += 1;
-                    tracing::trace!(%error, "a viewer's connection refused a packet");
-                }
-            }
-            while let Some(out) = viewer.pc.poll_write() {
-                stats.bytes_out += out.message.len() as u64;
-                transmits.push_back(Transmit { to: out.transport.peer_addr, data: out.message });
+            let SessionRole::Viewer(viewing) = &mut viewer.role else { continue };
+            let Some(out) = (if kind == MediaKind::Video { viewing.video.as_mut() } else { viewing.audio.as_mut() }) else { continue };
+            let base = *out.seq_base.get_or_insert_with(|| seq.saturating_sub(u64::from(peer::random_u16() >> 1)));
+            // A packet from before the viewer's first one (reordered on the way in) is late for
+            // this viewer anyway.
+            let Some(viewer_seq) = seq.checked_sub(base) else { continue };
+            let write = RtpWrite::new(out.pt, viewer_seq.into(), packet.header.timestamp, packet.timestamp, packet.payload.clone())
+                .marker(packet.header.marker)
+                .nackable(kind == MediaKind::Video);
+            let mut direct = viewer.rtc.direct_api();
+            let Some(sender) = direct.stream_tx_by_mid(out.mid, None) else {
+                stats.write_errors += 1;
+                continue;
+            };
+            sender.write_rtp(write);
+            stats.forwarded += 1;
+            if !viewer.written {
+                viewer.written = true;
+                written.push(*key);
             }
         }
+        *written_at = Some(now);
+    }
+
+    /// Sends what was written to viewers since the last flush: one pass over each such viewer's
+    /// connection however many packets it was given, so a burst of camera packets (a frame) costs
+    /// each viewer one timer run, not one per packet.
+    fn flush(&mut self) {
+        let Some(now) = self.written_at.take() else { return };
+        let written = std::mem::take(&mut self.written);
+        for key in &written {
+            let Some(viewer) = self.sessions.get_mut(key) else { continue };
+            viewer.written = false;
+            // The packets are queued until the connection's clock runs; this runs it.
+            if let Err(error) = viewer.rtc.handle_input(Input::Timeout(now)) {
+                self.stats.write_errors += 1;
+                tracing::trace!(%error, "a viewer's connection refused a packet");
+            }
+            let before = self.transmits.len();
+            self.after_input(now, *key);
+            self.stats.bytes_out += self.transmits.iter().skip(before).map(|t| t.data.len() as u64).sum::<u64>();
+        }
+        self.written = written;
+        self.written.clear();
     }
 
     /// Asks the publisher for a keyframe now, or as soon as the rate limit allows.
@@ -579,21 +578,19 @@ impl Sfu {
             entry.keyframe_pending = true;
             return;
         }
-        let Some(session) = entry.publisher.and_then(|key| self.sessions.get_mut(&key)) else { return };
-        let SessionRole::Publisher(Publishing { video: Some((receiver_id, media_ssrc)), .. }) = &session.role else { return };
-        let (receiver_id, media_ssrc) = (*receiver_id, *media_ssrc);
+        let Some(key) = entry.publisher else { return };
+        let Some(session) = self.sessions.get_mut(&key) else { return };
+        let SessionRole::Publisher(publishing) = &session.role else { return };
+        let Some(mid) = publishing.sections.iter().find(|(_, kind)| *kind == MediaKind::Video).map(|(mid, _)| *mid) else { return };
+        // The receive stream exists once the publisher's SSRC is known (from its offer or its
+        // first packet); before that there is nothing to ask.
+        let mut direct = session.rtc.direct_api();
+        let Some(receiver) = direct.stream_rx_by_mid(mid, None) else { return };
+        receiver.request_keyframe(KeyframeRequestKind::Pli);
         entry.keyframe_sent = Some(now);
         entry.keyframe_pending = false;
-        if let Some(mut receiver) = session.pc.rtp_receiver(receiver_id) {
-            let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc };
-            match receiver.write_rtcp(now, vec![Box::new(pli)]) {
-                Ok(()) => self.stats.keyframe_requests += 1,
-                Err(error) => tracing::debug!(%error, "could not ask the publisher for a keyframe"),
-            }
-        }
-        while let Some(out) = session.pc.poll_write() {
-            self.transmits.push_back(Transmit { to: out.transport.peer_addr, data: out.message });
-        }
+        self.stats.keyframe_requests += 1;
+        self.after_input(now, key);
     }
 
     fn housekeeping(&mut self, now: Instant) {
@@ -626,9 +623,15 @@ impl Sfu {
     /// Closes a session and forgets it; a publisher takes its viewers with it.
     fn remove(&mut self, key: Key, reason: EndReason) {
         let Some(mut session) = self.sessions.remove(&key) else { return };
-        let _ = session.pc.close();
-        while let Some(out) = session.pc.poll_write() {
-            self.transmits.push_back(Transmit { to: out.transport.peer_addr, data: out.message });
+        // Say goodbye (RTCP BYE, DTLS close_notify) where the connection is still up.
+        if session.rtc.is_alive() && session.rtc.close().is_ok() {
+            for _ in 0..MAX_CLOSING_OUTPUTS {
+                match session.rtc.poll_output() {
+                    Ok(Output::Transmit(transmit)) => self.transmits.push_back(Transmit { to: transmit.destination, data: transmit.contents.into() }),
+                    Ok(Output::Event(_)) => {}
+                    Ok(Output::Timeout(_)) | Err(_) => break,
+                }
+            }
         }
         self.ids.remove(&session.id);
         self.ufrags.remove(&session.ufrag);
@@ -664,24 +667,38 @@ impl Sfu {
         {
             self.streams.remove(&stream);
         }
-        // Reclaim the timer heap once it is mostly stale entries of removed sessions.
-        if self.timers.len() > 64 && self.timers.len() > 4 * self.sessions.len() {
+        // Reclaim the timer heap once it is mostly stale entries of removed sessions (a
+        // connection with nothing to do asks to be woken far in the future, so stale entries
+        // would otherwise sit there for long).
+        if self.sessions.is_empty() {
+            self.timers.clear();
+        } else if self.timers.len() > 64 && self.timers.len() > 4 * self.sessions.len() {
             let sessions = &self.sessions;
             self.timers.retain(|Reverse((at, key))| sessions.get(key).is_some_and(|s| s.timeout == Some(*at)));
         }
     }
 }
 
+/// What an incoming SSRC of a publisher carries: found once through its send stream's section,
+/// then remembered.
+fn kind_of(rtc: &mut Rtc, publishing: &mut Publishing, ssrc: Ssrc) -> Option<MediaKind> {
+    if let Some(kind) = publishing.ssrcs.get(&ssrc) {
+        return Some(*kind);
+    }
+    let mid = rtc.direct_api().stream_rx(&ssrc)?.mid();
+    let kind = publishing.sections.iter().find(|(m, _)| *m == mid)?.1;
+    publishing.ssrcs.insert(ssrc, kind);
+    Some(kind)
+}
+
 /// Queues the session's next deadline if it is earlier than the one already queued. A deadline
 /// that is already due is pushed a millisecond out, so a connection that keeps asking for "now"
 /// cannot spin the loop.
-fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, Key)>>, now: Instant, key: Key, session: &mut Session) {
-    if let Some(at) = session.pc.poll_timeout() {
-        let at = at.max(now + Duration::from_millis(1));
-        if session.timeout.is_none_or(|queued| at < queued) {
-            timers.push(Reverse((at, key)));
-            session.timeout = Some(at);
-        }
+fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, Key)>>, now: Instant, key: Key, session: &mut Session, at: Instant) {
+    let at = at.max(now + Duration::from_millis(1));
+    if session.timeout.is_none_or(|queued| at < queued) {
+        timers.push(Reverse((at, key)));
+        session.timeout = Some(at);
     }
 }
 
@@ -696,29 +713,6 @@ fn info(session: &Session) -> SessionInfo {
         etag: session.etag.clone(),
         connected: session.connected,
     }
-}
-
-/// The first negotiated codec of each kind on a publisher's receivers: what it will send.
-fn negotiated_codecs(pc: &mut RTCPeerConnection) -> StreamCodecs {
-    let mut codecs = StreamCodecs::default();
-    let receivers: Vec<RTCRtpReceiverId> = pc.get_receivers().collect();
-    for id in receivers {
-        let Some(mut receiver) = pc.rtp_receiver(id) else { continue };
-        let kind = receiver.track().kind();
-        let primary = receiver
-            .get_parameters()
-            .rtp_parameters
-            .codecs
-            .iter()
-            .find(|c| !c.rtp_codec.mime_type.eq_ignore_ascii_case(rtc::peer_connection::configuration::media_engine::MIME_TYPE_RTX))
-            .map(|c| c.rtp_codec.clone());
-        match kind {
-            RtpCodecKind::Video if codecs.video.is_none() => codecs.video = primary,
-            RtpCodecKind::Audio if codecs.audio.is_none() => codecs.audio = primary,
-            _ => {}
-        }
-    }
-    codecs
 }
 
 /// An entity tag without its quotes or weak prefix.

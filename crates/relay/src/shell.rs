@@ -10,10 +10,11 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::sfu::{Limits, Sfu};
+use crate::sfu::{Limits, Sfu, Transmit};
 use crate::{Answer, RelayError, RelayEvent, SessionId, SessionInfo, Stats, StreamState};
 
 /// Where the relay listens and what it tells clients.
@@ -67,7 +68,7 @@ impl Relay {
         let local = SocketAddr::new(ip, bound.port());
         let (commands, receiver) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(1024);
-        let sfu = Sfu::new(local, config.limits);
+        let sfu = Sfu::new(local, config.limits).map_err(io::Error::other)?;
         let thread_events = events.clone();
         std::thread::Builder::new().name("relay".into()).spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the relay thread");
@@ -219,18 +220,64 @@ fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
     }
 }
 
-/// Puts every queued datagram on the wire. UDP sends only wait when the socket's buffer is full;
-/// an error concerns one destination and is counted, never fatal.
+/// Datagrams handed to the kernel in one system call at most.
+const SEND_BATCH: usize = 64;
+
+/// Puts every queued datagram on the wire, in batches. UDP sends only wait when the socket's
+/// buffer is full; an error concerns one destination and is counted, never fatal.
 async fn send_all(socket: &UdpSocket, sfu: &mut Sfu, send_errors: &mut u64) {
-    while let Some(transmit) = sfu.poll_transmit() {
-        match socket.try_send_to(&transmit.data, transmit.to) {
-            Ok(_) => {}
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                if socket.send_to(&transmit.data, transmit.to).await.is_err() {
+    let mut batch: Vec<Transmit> = Vec::with_capacity(SEND_BATCH);
+    loop {
+        batch.clear();
+        while batch.len() < SEND_BATCH {
+            match sfu.poll_transmit() {
+                Some(transmit) => batch.push(transmit),
+                None => break,
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let mut sent = 0;
+        while sent < batch.len() {
+            match socket.try_io(Interest::WRITABLE, || send_batch(socket, &batch[sent..])) {
+                Ok(n) if n > 0 => sent += n,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if socket.writable().await.is_err() {
+                        *send_errors += (batch.len() - sent) as u64;
+                        break;
+                    }
+                }
+                // The first datagram of the rest failed (an unreachable destination): skip it.
+                _ => {
                     *send_errors += 1;
+                    sent += 1;
                 }
             }
-            Err(_) => *send_errors += 1,
         }
     }
+}
+
+/// Sends a batch with one `sendmmsg(2)`; returns how many datagrams went (at least one, or an
+/// error about the first).
+#[cfg(target_os = "linux")]
+fn send_batch(socket: &UdpSocket, batch: &[Transmit]) -> io::Result<usize> {
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+
+    let slices: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|t| [IoSlice::new(&t.data)]).collect();
+    let addrs: Vec<Option<SockaddrStorage>> = batch.iter().map(|t| Some(SockaddrStorage::from(t.to))).collect();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
+    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+    let results = sendmmsg(socket.as_raw_fd(), &mut headers, &slices, &addrs, no_cmsgs, MsgFlags::empty()).map_err(io::Error::from)?;
+    Ok(results.count())
+}
+
+/// Elsewhere, one `send_to` per datagram.
+#[cfg(not(target_os = "linux"))]
+fn send_batch(socket: &UdpSocket, batch: &[Transmit]) -> io::Result<usize> {
+    let transmit = &batch[0];
+    socket.try_send_to(&transmit.data, transmit.to).map(|_| 1)
 }

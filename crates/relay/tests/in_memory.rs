@@ -2,18 +2,20 @@
 //! peer connections (the webrtc-rs stack as offerer) exchange datagrams with [`Sfu`] through a
 //! little network that delivers everything, so each test is deterministic and takes milliseconds.
 //!
-//! What a browser and a second WebRTC implementation do against the real server is tested in
+//! The clients are webrtc-rs peers while the relay runs on str0m, so every test here is also a
+//! check between two implementations.
+//!
+//! What a browser and a third WebRTC implementation do against the real server is tested in
 //! `tests/` at the root; these tests pin the core's own rules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use relay::peer::KeyframeRequests;
 use relay::sfu::{Limits, Sfu};
 use relay::{EndReason, RelayError, RelayEvent, Role};
-use rtc::interceptor::{Registry, Slot};
+use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -29,10 +31,69 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::sansio::Protocol;
+use rtc::shared::error::Error;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 const RELAY: &str = "10.0.0.1:3478";
+
+/// Marks inbound keyframe requests (PLI, FIR) for the application, so a viewer's request reaches
+/// the relay and, through it, the publisher. Everything else passes unmarked.
+#[derive(Default)]
+pub struct KeyframeRequests {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| {
+                p.as_any().downcast_ref::<PictureLossIndication>().is_some() || p.as_any().downcast_ref::<FullIntraRequest>().is_some()
+            })
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        None
+    }
+}
+
+impl Interceptor for KeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
 
 /// A client peer connection at a fake address.
 struct Client {
@@ -191,7 +252,7 @@ impl World {
 
     fn with_limits(limits: Limits) -> World {
         let now = Instant::now();
-        World { now, sfu: Sfu::new(RELAY.parse().unwrap(), limits), clients: HashMap::new(), events: Vec::new(), silent: Vec::new() }
+        World { now, sfu: Sfu::new(RELAY.parse().unwrap(), limits).unwrap(), clients: HashMap::new(), events: Vec::new(), silent: Vec::new() }
     }
 
     fn publish(&mut self, name: &str, stream: &str, port: u16) -> relay::Answer {
@@ -459,7 +520,7 @@ fn rtpmap<'a>(sdp: &'a str, pt: &str) -> &'a str {
 
 #[test]
 fn a_browser_offer_is_answered_with_h264_first_and_only_codecs_the_relay_forwards() {
-    let mut sfu = Sfu::new(RELAY.parse().unwrap(), Limits::default());
+    let mut sfu = Sfu::new(RELAY.parse().unwrap(), Limits::default()).unwrap();
     let answer = sfu.publish(Instant::now(), "corn", CHROMIUM_WHIP_OFFER).unwrap();
     let video = payload_types(&answer.sdp, "video");
     assert!(!video.is_empty(), "{}", answer.sdp);
