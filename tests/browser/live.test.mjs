@@ -49,6 +49,15 @@ async function framesDecoded(page) {
   });
 }
 
+/** Frames the page's `<video>` element has presented, and the kinds of the tracks it shows. */
+async function shown(page) {
+  return page.evaluate(() => {
+    const video = document.querySelector("video");
+    const kinds = video.srcObject ? video.srcObject.getTracks().map((t) => t.kind).sort() : [];
+    return { frames: video.getVideoPlaybackQuality().totalVideoFrames, kinds };
+  });
+}
+
 /** The MIME type of the video codec the page's newest peer connection decodes. */
 async function videoCodec(page) {
   return page.evaluate(async () => {
@@ -133,6 +142,11 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
     const now = await Promise.all(buyers.map(framesDecoded));
     return now.every((frames, i) => frames > first[i] + 10);
   }, "frames keep decoding on both pages");
+  // Decoded is not seen: the element itself must present the frames, with the sound beside them.
+  for (const page of buyers) {
+    await waitFor(async () => (await shown(page)).frames > 10, "the buyer's video element shows frames");
+    assert.deepEqual((await shown(page)).kinds, ["audio", "video"]);
+  }
   // Every phone decodes H.264 in hardware: the relay prefers it when the camera offers it.
   assert.equal(await videoCodec(buyers[0]), "video/H264");
   await waitFor(async () => (await farmer.getByTestId("live-viewers").innerText()).startsWith("2"), "the farmer sees two viewers");

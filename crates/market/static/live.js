@@ -54,9 +54,12 @@
     pc = peer;
     peer.addTransceiver("video", { direction: "recvonly" });
     peer.addTransceiver("audio", { direction: "recvonly" });
+    // Every track of this connection goes into one stream: a relay may give the audio and the
+    // video different stream ids, and showing the last track's stream would lose the picture.
+    const tracks = new MediaStream();
     peer.ontrack = (event) => {
-      const stream = event.streams[0] || new MediaStream([event.track]);
-      if (video.srcObject !== stream) video.srcObject = stream;
+      tracks.addTrack(event.track);
+      if (video.srcObject !== tracks) video.srcObject = tracks;
     };
     peer.onconnectionstatechange = () => {
       if (peer !== pc) return;
