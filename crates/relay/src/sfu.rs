@@ -554,9 +554,9 @@ impl Sfu {
     /// each viewer one timer run, not one per packet.
     fn flush(&mut self) {
         let Some(now) = self.written_at.take() else { return };
-        let written = std::mem::take(&mut self.written);
-        for key in &written {
-            let Some(viewer) = self.sessions.get_mut(key) else { continue };
+        let mut written = std::mem::take(&mut self.written);
+        for key in written.drain(..) {
+            let Some(viewer) = self.sessions.get_mut(&key) else { continue };
             viewer.written = false;
             // The packets are queued until the connection's clock runs; this runs it.
             if let Err(error) = viewer.rtc.handle_input(Input::Timeout(now)) {
@@ -564,11 +564,14 @@ impl Sfu {
                 tracing::trace!(%error, "a viewer's connection refused a packet");
             }
             let before = self.transmits.len();
-            self.after_input(now, *key);
+            self.after_input(now, key);
             self.stats.bytes_out += self.transmits.iter().skip(before).map(|t| t.data.len() as u64).sum::<u64>();
         }
-        self.written = written;
-        self.written.clear();
+        // A viewer's input can drain the publisher (a keyframe request) and so forward packets
+        // during this flush: those viewers are queued again, for the next flush.
+        if self.written.is_empty() {
+            self.written = written;
+        }
     }
 
     /// Asks the publisher for a keyframe now, or as soon as the rate limit allows.
