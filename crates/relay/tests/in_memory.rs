@@ -38,8 +38,8 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 const RELAY: &str = "10.0.0.1:3478";
 
-/// Marks inbound keyframe requests (PLI, FIR) for the application, so a viewer's request reaches
-/// the relay and, through it, the publisher. Everything else passes unmarked.
+/// Marks inbound keyframe requests (PLI, FIR) for a test client's application, so that a test can
+/// count the requests that reach a publisher. Everything else passes unmarked.
 #[derive(Default)]
 pub struct KeyframeRequests {
     read: VecDeque<TaggedPacket>,
