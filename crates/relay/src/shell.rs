@@ -1,20 +1,24 @@
 //! The relay's imperative shell: one thread that owns the UDP socket, the timer and the [`Sfu`],
 //! and the [`Relay`] handle the marketplace calls from its request handlers.
 //!
-//! The thread runs its own single-threaded runtime so that forwarding never waits behind HTTP
-//! work on the server's runtime (and the other way round). Requests reach it over a channel and
-//! get their answers on a oneshot; everything else it does is a reaction to a datagram or to a
-//! deadline the core asked for.
+//! The thread is a plain one, outside the server's runtime, so that forwarding never waits
+//! behind HTTP work (and the other way round), and it blocks in `poll(2)` rather than in an async
+//! runtime: each camera packet wakes it, and at a few viewers that wake-up is most of what a
+//! packet costs (ARCHITECTURE.md, the relay). Requests reach it over a channel, with a byte on
+//! a socket pair to wake it, and get their answers on a oneshot; everything else it does is a
+//! reaction to a datagram or to a deadline the core asked for.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::sfu::{Limits, Sfu, Transmit};
+use crate::wire;
 use crate::{Answer, RelayError, RelayEvent, SessionId, SessionInfo, Stats, StreamState};
 
 /// Where the relay listens and what it tells clients.
@@ -49,15 +53,34 @@ enum Command {
 /// sessions and the socket.
 #[derive(Clone)]
 pub struct Relay {
+    // Declared before `wake`, so the channel is closed when the last handle's wake-up is sent.
     commands: mpsc::Sender<Command>,
+    wake: Arc<Wake>,
     events: broadcast::Sender<RelayEvent>,
     local: SocketAddr,
+}
+
+/// The sending end of the relay thread's wake-up socket. The last handle to go wakes the thread
+/// once more, so it sees the closed channel and stops.
+struct Wake(UnixDatagram);
+
+impl Wake {
+    fn poke(&self) {
+        // A full buffer means wake-ups are already waiting; the thread reads them all at once.
+        let _ = self.0.send(&[1]);
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.poke();
+    }
 }
 
 impl Relay {
     /// Binds the socket and starts the relay thread.
     pub fn start(config: RelayConfig) -> io::Result<Relay> {
-        let socket = std::net::UdpSocket::bind(config.bind)?;
+        let socket = UdpSocket::bind(config.bind)?;
         socket.set_nonblocking(true)?;
         let bound = socket.local_addr()?;
         let ip = match config.advertise {
@@ -69,15 +92,12 @@ impl Relay {
         let (commands, receiver) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(1024);
         let sfu = Sfu::new(local, config.limits).map_err(io::Error::other)?;
+        let (wake, woken) = UnixDatagram::pair()?;
+        wake.set_nonblocking(true)?;
+        woken.set_nonblocking(true)?;
         let thread_events = events.clone();
-        std::thread::Builder::new().name("relay".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime for the relay thread");
-            runtime.block_on(async move {
-                let socket = UdpSocket::from_std(socket).expect("a tokio socket from a std one");
-                run(socket, sfu, receiver, thread_events).await;
-            });
-        })?;
-        Ok(Relay { commands, events, local })
+        std::thread::Builder::new().name("relay".into()).spawn(move || run(socket, woken, sfu, receiver, thread_events))?;
+        Ok(Relay { commands, wake: Arc::new(Wake(wake)), events, local })
     }
 
     /// The address clients send media to (the host candidate).
@@ -126,6 +146,7 @@ impl Relay {
     async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, RelayError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(command(reply)).await.map_err(|_| RelayError::Stopped)?;
+        self.wake.poke();
         answer.await.map_err(|_| RelayError::Stopped)
     }
 }
@@ -143,48 +164,58 @@ fn primary_ip(family: IpAddr) -> io::Result<IpAddr> {
     Ok(socket.local_addr()?.ip())
 }
 
-/// A deadline far enough away to mean "none".
-const IDLE: Duration = Duration::from_secs(3600);
 /// Datagrams read in one go before the loop looks at its other inputs again.
 const READ_BATCH: usize = 64;
+/// Datagrams taken from the core for one pass of [`wire::send`]: enough to hold a frame for
+/// every viewer of a few dozen, so runs to one viewer stay whole.
+const SEND_BATCH: usize = 256;
+/// How long a full socket buffer may hold the loop up before the batch is dropped: media this
+/// late is useless, and the loop has other viewers and the camera to serve.
+const WRITABLE_WAIT: Duration = Duration::from_millis(50);
 
-async fn run(socket: UdpSocket, mut sfu: Sfu, mut commands: mpsc::Receiver<Command>, events: broadcast::Sender<RelayEvent>) {
+/// The relay thread: waits in `poll(2)` for a datagram, a command or the core's next deadline,
+/// and feeds whichever came to the [`Sfu`]. Returns when every [`Relay`] handle is gone.
+fn run(socket: UdpSocket, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::Receiver<Command>, events: broadcast::Sender<RelayEvent>) {
     let mut buf = vec![0u8; 2048];
-    let mut send_errors = 0u64;
+    let mut out = Outbox { gso: wire::GSO_AVAILABLE, errors: 0, batch: Vec::with_capacity(SEND_BATCH) };
     loop {
-        send_all(&socket, &mut sfu, &mut send_errors).await;
-        while let Some(event) = sfu.poll_event() {
-            let _ = events.send(event);
-        }
-        let deadline = sfu.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE);
-        tokio::select! {
-            command = commands.recv() => match command {
-                Some(command) => execute(&mut sfu, command, send_errors),
-                None => break,
-            },
-            received = socket.recv_from(&mut buf) => match received {
-                Ok((n, from)) => {
-                    sfu.handle_datagram(Instant::now(), from, &buf[..n]);
-                    for _ in 1..READ_BATCH {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n]),
-                            Err(_) => break,
-                        }
-                    }
+        loop {
+            match commands.try_recv() {
+                Ok(command) => execute(&mut sfu, command, out.errors),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                // Every handle is gone: close what is open, say goodbye on the wire, and let
+                // the socket go.
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    sfu.end_all();
+                    out.send_all(&socket, &mut sfu);
+                    return;
                 }
-                // A UDP read error (an ICMP report surfacing) concerns one peer, never the socket.
-                Err(error) => tracing::debug!(%error, "relay socket read"),
-            },
-            () = tokio::time::sleep_until(deadline.into()) => {}
+            }
         }
         let now = Instant::now();
         if sfu.poll_timeout().is_some_and(|at| at <= now) {
             sfu.handle_timeout(now);
         }
+        out.send_all(&socket, &mut sfu);
+        while let Some(event) = sfu.poll_event() {
+            let _ = events.send(event);
+        }
+        let timeout = sfu.poll_timeout().map(|at| at.saturating_duration_since(Instant::now()));
+        let Ok(ready) = wait(&socket, &wake, timeout) else { continue };
+        if ready.wake {
+            while wake.recv(&mut buf).is_ok() {}
+        }
+        if ready.socket {
+            for _ in 0..READ_BATCH {
+                match socket.recv_from(&mut buf) {
+                    Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n]),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    // A UDP read error (an ICMP report surfacing) concerns one peer, never the socket.
+                    Err(error) => tracing::debug!(%error, "relay socket read"),
+                }
+            }
+        }
     }
-    // Every handle is gone: close what is open, say goodbye on the wire, and let the socket go.
-    sfu.end_all();
-    send_all(&socket, &mut sfu, &mut send_errors).await;
 }
 
 fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
@@ -220,64 +251,62 @@ fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
     }
 }
 
-/// Datagrams handed to the kernel in one system call at most.
-const SEND_BATCH: usize = 64;
+/// Which of the relay thread's inputs are ready.
+struct Ready {
+    socket: bool,
+    wake: bool,
+}
 
-/// Puts every queued datagram on the wire, in batches. UDP sends only wait when the socket's
-/// buffer is full; an error concerns one destination and is counted, never fatal.
-async fn send_all(socket: &UdpSocket, sfu: &mut Sfu, send_errors: &mut u64) {
-    let mut batch: Vec<Transmit> = Vec::with_capacity(SEND_BATCH);
-    loop {
-        batch.clear();
-        while batch.len() < SEND_BATCH {
-            match sfu.poll_transmit() {
-                Some(transmit) => batch.push(transmit),
-                None => break,
-            }
-        }
-        if batch.is_empty() {
-            return;
-        }
-        let mut sent = 0;
-        while sent < batch.len() {
-            match socket.try_io(Interest::WRITABLE, || send_batch(socket, &batch[sent..])) {
-                Ok(n) if n > 0 => sent += n,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    if socket.writable().await.is_err() {
-                        *send_errors += (batch.len() - sent) as u64;
-                        break;
-                    }
-                }
-                // The first datagram of the rest failed (an unreachable destination): skip it.
-                _ => {
-                    *send_errors += 1;
-                    sent += 1;
-                }
-            }
-        }
+/// Blocks until a datagram or a command arrives, or `timeout` passes (never, without one).
+/// Deadlines are rounded up to the millisecond `poll(2)` counts in, so the loop never spins
+/// on a deadline a fraction of a millisecond away.
+fn wait(socket: &UdpSocket, wake: &UnixDatagram, timeout: Option<Duration>) -> io::Result<Ready> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+    let timeout = match timeout {
+        None => PollTimeout::NONE,
+        Some(left) => PollTimeout::try_from(left.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX),
+    };
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN), PollFd::new(wake.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, timeout)?;
+    let readable = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+    Ok(Ready { socket: readable(&fds[0]), wake: readable(&fds[1]) })
+}
+
+/// Waits until the socket's send buffer has room, for [`WRITABLE_WAIT`] at most.
+fn wait_writable(socket: &UdpSocket) -> io::Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
+    let timeout = PollTimeout::try_from(WRITABLE_WAIT).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout)? {
+        0 => Err(io::ErrorKind::TimedOut.into()),
+        _ => Ok(()),
     }
 }
 
-/// Sends a batch with one `sendmmsg(2)`; returns how many datagrams went (at least one, or an
-/// error about the first).
-#[cfg(target_os = "linux")]
-fn send_batch(socket: &UdpSocket, batch: &[Transmit]) -> io::Result<usize> {
-    use std::io::IoSlice;
-    use std::os::fd::AsRawFd;
-
-    use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
-
-    let slices: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|t| [IoSlice::new(&t.data)]).collect();
-    let addrs: Vec<Option<SockaddrStorage>> = batch.iter().map(|t| Some(SockaddrStorage::from(t.to))).collect();
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
-    let no_cmsgs: [ControlMessage<'_>; 0] = [];
-    let results = sendmmsg(socket.as_raw_fd(), &mut headers, &slices, &addrs, no_cmsgs, MsgFlags::empty()).map_err(io::Error::from)?;
-    Ok(results.count())
+/// What the loop keeps between sends: whether the kernel segments for us, datagrams it refused.
+struct Outbox {
+    gso: bool,
+    errors: u64,
+    batch: Vec<Transmit>,
 }
 
-/// Elsewhere, one `send_to` per datagram.
-#[cfg(not(target_os = "linux"))]
-fn send_batch(socket: &UdpSocket, batch: &[Transmit]) -> io::Result<usize> {
-    let transmit = &batch[0];
-    socket.try_send_to(&transmit.data, transmit.to).map(|_| 1)
+impl Outbox {
+    /// Puts every datagram the core has queued on the wire, in batches.
+    fn send_all(&mut self, socket: &UdpSocket, sfu: &mut Sfu) {
+        loop {
+            self.batch.clear();
+            while self.batch.len() < SEND_BATCH {
+                match sfu.poll_transmit() {
+                    Some(transmit) => self.batch.push(transmit),
+                    None => break,
+                }
+            }
+            if self.batch.is_empty() {
+                return;
+            }
+            self.errors += wire::send(socket, &self.batch, &mut self.gso, &mut || wait_writable(socket)).errors;
+        }
+    }
 }
