@@ -72,7 +72,10 @@ impl Call {
             Call::ListProduce => json(client.list_produce()?),
             Call::AddProduce { input } => json(client.add_produce(&input)?),
             Call::EditProduce { id, input } => json(client.edit_produce(id, &input)?),
-            Call::AddPhoto { listing_id, data_base64 } => json(client.add_photo_base64(listing_id, &data_base64)?),
+            Call::AddPhoto { listing_id, data_base64 } => {
+                let prepared = crate::photos::prepare_photo_base64(data_base64).await?;
+                json(client.add_prepared_photo(listing_id, prepared)?)
+            }
             Call::Photo { sha256, full } => json(client.photo_data_url(&PhotoRef { sha256 }, !full)?),
             Call::PauseProduce { id } => json(client.pause_produce(id)?),
             Call::ResumeProduce { id } => json(client.resume_produce(id)?),

@@ -16,16 +16,48 @@ use crate::{Client, ClientError};
 /// The largest picture accepted from the camera or gallery: beyond any phone's JPEG.
 pub const MAX_INPUT_BYTES: usize = 40 * 1024 * 1024;
 
+/// A picture decoded, turned upright, stripped and scaled for a listing, not yet kept: the slow
+/// part of adding a photo (a few hundred milliseconds of CPU for a 12-megapixel one), apart so it
+/// can run away from the async runtime.
+pub struct PreparedPhoto(photo::Photo);
+
+/// Processes JPEG, PNG or WebP bytes for a listing.
+pub fn prepare_photo(bytes: &[u8]) -> Result<PreparedPhoto, ClientError> {
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(invalid_photo(DomainError::TooLarge));
+    }
+    photo::process(bytes).map(PreparedPhoto).map_err(|_| invalid_photo(DomainError::InvalidPhoto))
+}
+
+/// [`prepare_photo`] for bytes that crossed a JSON boundary as base64 (the front end's file), on
+/// one of the runtime's blocking threads, so calls and sync keep going while it works.
+pub async fn prepare_photo_base64(data: String) -> Result<PreparedPhoto, ClientError> {
+    let work = tokio::task::spawn_blocking(move || {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
+        prepare_photo(&bytes)
+    });
+    work.await.unwrap_or_else(|error| {
+        // A decoder that panics on a crafted file: that file is not a photo we can take.
+        tracing::error!(%error, "processing a photo failed");
+        Err(invalid_photo(DomainError::InvalidPhoto))
+    })
+}
+
 impl Client {
     /// Adds a photo (JPEG, PNG or WebP bytes) to a listing; works offline.
     pub fn add_photo(&self, listing: ListingId, bytes: &[u8]) -> Result<Listing, ClientError> {
-        if bytes.len() > MAX_INPUT_BYTES {
-            return Err(invalid_photo(DomainError::TooLarge));
-        }
         if self.store().listing(listing)?.is_none() {
             return Err(ClientError::NotFound);
         }
-        let processed = photo::process(bytes).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
+        self.add_prepared_photo(listing, prepare_photo(bytes)?)
+    }
+
+    /// Keeps a processed photo under its hash and names it in a `listing.photo` change.
+    pub fn add_prepared_photo(&self, listing: ListingId, prepared: PreparedPhoto) -> Result<Listing, ClientError> {
+        if self.store().listing(listing)?.is_none() {
+            return Err(ClientError::NotFound);
+        }
+        let PreparedPhoto(processed) = prepared;
         for (path, data) in [(self.photo_path(&processed.sha256, false), &processed.full), (self.photo_path(&processed.sha256, true), &processed.thumb)] {
             if !path.exists() {
                 // Write then rename: sync never uploads half a file.
@@ -35,12 +67,6 @@ impl Client {
         }
         self.record(&[Mutation::ListingPhoto { listing_id: listing, photo: PhotoRef { sha256: processed.sha256 } }])?;
         self.store().listing(listing)?.ok_or(ClientError::NotFound)
-    }
-
-    /// [`Client::add_photo`] for bytes that crossed a JSON boundary as base64 (the front end's file).
-    pub fn add_photo_base64(&self, listing: ListingId, data: &str) -> Result<Listing, ClientError> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
-        self.add_photo(listing, &bytes)
     }
 
     /// A stored photo as a `data:` URL for the webview, which cannot read the data directory.
