@@ -213,6 +213,13 @@ test("the co-op's day on the laptop: filter and search, bulk steps with a refusa
     await page.getByTestId("filter-status").selectOption("placed");
     await waitFor(async () => (await rows.count()) === 2, "two placed orders");
     await page.getByTestId("filter-status").selectOption("all");
+    // Every order is the demo farmer's: named in its row and offered as the one farmer to filter by.
+    const farmer = server.demo.farmer.name;
+    assert.deepEqual(await page.getByTestId("order-farmer").allTextContents(), [farmer, farmer, farmer]);
+    assert.deepEqual(await page.getByTestId("filter-farmer").locator("option").allTextContents(), ["All", farmer]);
+    await page.getByTestId("filter-farmer").selectOption({ label: farmer });
+    await waitFor(async () => (await rows.count()) === 3, "all three are Zhang's");
+    await page.getByTestId("filter-farmer").selectOption("all");
     await page.keyboard.press("/");
     await page.keyboard.type("anna");
     await waitFor(async () => (await rows.count()) === 1, "the search finds Anna");
@@ -294,7 +301,11 @@ test("the co-op's day on the laptop: filter and search, bulk steps with a refusa
       await page.getByTestId("tab-pick_lists").click();
       await page.getByTestId("pick-show").click();
       await visit(page, { screen: "pick_lists", ready: "[data-testid=pick-row]", name: `console-pick-list-${locale}` });
-      await visit(page, { screen: "dashboard", ready: "[data-testid=chart-days]", name: `console-dashboard-${locale}` });
+      await page.getByTestId("tab-dashboard").click();
+      // Sales per farmer, named (the names come from the marketplace after the chart).
+      const perFarmer = page.getByTestId("chart-farmers");
+      await waitFor(async () => ((await perFarmer.count()) > 0 && (await perFarmer.textContent()).includes(server.demo.farmer.name)), "the dashboard names the farmer");
+      await visit(page, { screen: "dashboard", ready: "[data-testid=chart-farmers]", name: `console-dashboard-${locale}` });
       await visit(page, { screen: "farmers", ready: "[data-testid=device-row]", name: `console-farmers-${locale}` });
       await visit(page, { screen: "settings", ready: "[data-testid=account]", name: `console-settings-${locale}` });
       await context.close();

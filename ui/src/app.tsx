@@ -133,7 +133,7 @@ function Current(props: { screen: Screen; refresh: number; onGo: (screen: Screen
       return <GoLiveScreen />;
     case "earnings":
     case "dashboard":
-      return <EarningsScreen />;
+      return <EarningsScreen perFarmer />;
     case "settings":
       return <SettingsScreen onLocale={props.onLocale} onPaired={props.onPaired} />;
     case "console":

@@ -21,7 +21,7 @@ function order(over: Partial<Order>): Order {
     ...over,
   };
 }
-const item = (over: Partial<Order>): OrderItem => ({ order: order(over), pending: false });
+const item = (over: Partial<Order>, farmer_id: string | null = null): OrderItem => ({ order: order(over), pending: false, farmer_id });
 
 describe("next actions", () => {
   it("follow the state machine and the way the order is handed over", () => {
@@ -44,6 +44,11 @@ describe("the console's filters", () => {
     expect(items.filter((i) => matchesConsole(i, { ...NO_FILTER, channel: "phone", status: "placed" }))).toHaveLength(0);
     expect(items.filter((i) => matchesConsole(i, { ...NO_FILTER, point: "delivery" }))).toHaveLength(0);
     expect(items.filter((i) => matchesConsole(i, { ...NO_FILTER, status: "open" }))).toHaveLength(2);
+  });
+  it("filter by farmer, leaving out orders whose farmer is not known yet", () => {
+    const items = [item({ id: "1" }, "farmer-a"), item({ id: "2" }, "farmer-b"), item({ id: "3" })];
+    expect(items.filter((i) => matchesConsole(i, { ...NO_FILTER, farmer: "farmer-b" })).map((i) => i.order.id)).toEqual(["2"]);
+    expect(items.filter((i) => matchesConsole(i, NO_FILTER))).toHaveLength(3);
   });
   it("sort with a stable tie-break", () => {
     const items = [item({ id: "b", total: { minor: 5, currency: "CNY" } }), item({ id: "a", total: { minor: 5, currency: "CNY" } }), item({ id: "c", total: { minor: 9, currency: "CNY" } })];

@@ -39,13 +39,16 @@ export interface ConsoleFilter {
   channel: "all" | Order["channel"];
   /** A pickup point id, "delivery", or "all". */
   point: string;
+  /** A farmer's member id, or "all". Orders whose farmer the device does not know yet (made here,
+   *  not synced) match only "all". */
+  farmer: string;
   /** `YYYY-MM-DD` in the person's time zone, or "". */
   date: string;
   /** Matches the buyer's name or phone, ignoring case and spaces. */
   search: string;
 }
 
-export const NO_FILTER: ConsoleFilter = { status: "all", channel: "all", point: "all", date: "", search: "" };
+export const NO_FILTER: ConsoleFilter = { status: "all", channel: "all", point: "all", farmer: "all", date: "", search: "" };
 
 /** The local calendar day of an epoch-millisecond time, as `YYYY-MM-DD`. */
 export function localDate(millis: number): string {
@@ -61,6 +64,7 @@ export function matchesConsole(item: OrderItem, filter: ConsoleFilter): boolean 
     const point = order.fulfilment.kind === "pickup" ? order.fulfilment.point_id : "delivery";
     if (point !== filter.point) return false;
   }
+  if (filter.farmer !== "all" && item.farmer_id !== filter.farmer) return false;
   if (filter.date !== "" && localDate(order.created_at) !== filter.date) return false;
   const needle = filter.search.toLowerCase().replace(/\s+/g, "");
   if (needle !== "") {

@@ -97,6 +97,9 @@ pub struct Produce {
 pub struct OrderItem {
     pub order: Order,
     pub pending: bool,
+    /// Whose produce it is, once the marketplace has said (an order made on this device learns it
+    /// when it syncs): what the co-op console filters and groups by.
+    pub farmer_id: Option<domain::ids::MemberId>,
 }
 
 /// A sale taken by the farmer or the co-op (phone, walk-up), as typed.
@@ -293,8 +296,7 @@ impl Client {
             note: input.note.clone(),
         };
         self.record(&[Mutation::OrderRecord { sale }])?;
-        let order = self.store().order(order_id)?.ok_or(ClientError::NotFound)?;
-        Ok(OrderItem { order, pending: true })
+        self.changed_order(order_id)
     }
 
     /// Every order on this device, newest first.
@@ -306,14 +308,18 @@ impl Client {
     pub fn list_orders(&self) -> Result<Vec<OrderItem>, ClientError> {
         let store = self.store();
         let pending = store.pending_targets()?;
-        Ok(store.orders()?.into_iter().map(|order| OrderItem { pending: pending.contains(&order.id.to_string()), order }).collect())
+        let farmers = store.order_farmers()?;
+        Ok(store
+            .orders()?
+            .into_iter()
+            .map(|order| OrderItem { pending: pending.contains(&order.id.to_string()), farmer_id: farmers.get(&order.id).copied(), order })
+            .collect())
     }
 
     /// Moves an order along: confirm, pack, ship, mark ready, deliver, cancel, decline.
     pub fn step_order(&self, id: OrderId, action: OrderAction, reason: Option<String>) -> Result<OrderItem, ClientError> {
         self.record(&[Mutation::OrderStep { order_id: id, action, reason }])?;
-        let order = self.store().order(id)?.ok_or(ClientError::NotFound)?;
-        Ok(OrderItem { order, pending: true })
+        self.changed_order(id)
     }
 
     /// Records money received, as a decimal in the order's currency.
@@ -321,8 +327,15 @@ impl Client {
         let order = self.store().order(id)?.ok_or(ClientError::NotFound)?;
         let amount = Money::parse(amount, order.total.currency).map_err(|e| ClientError::Invalid(vec![FieldError::new(Field::Price, e)]))?;
         self.record(&[Mutation::OrderPayment { order_id: id, amount }])?;
-        let order = self.store().order(id)?.ok_or(ClientError::NotFound)?;
-        Ok(OrderItem { order, pending: true })
+        self.changed_order(id)
+    }
+
+    /// An order as the app shows it right after this device changed it: pending sync.
+    fn changed_order(&self, id: OrderId) -> Result<OrderItem, ClientError> {
+        let store = self.store();
+        let order = store.order(id)?.ok_or(ClientError::NotFound)?;
+        let farmer_id = store.order_farmers()?.get(&id).copied();
+        Ok(OrderItem { order, pending: true, farmer_id })
     }
 
     pub fn pickup_points(&self) -> Result<Vec<PickupPointInfo>, ClientError> {

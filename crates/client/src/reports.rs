@@ -62,7 +62,8 @@ impl Client {
             return Err(out_of_range());
         }
         let orders = self.orders()?;
-        Ok(report::earnings(&orders, self.currency()?, self.now(), check_offset(offset_minutes)?, days))
+        let farmers = self.store().order_farmers()?;
+        Ok(report::earnings(&orders, |id| farmers.get(&id).copied(), self.currency()?, self.now(), check_offset(offset_minutes)?, days))
     }
 
     /// What to hand over at `point` on `date` (`YYYY-MM-DD`).

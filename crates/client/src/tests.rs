@@ -336,4 +336,7 @@ fn pulled_orders_count_as_arrivals_only_when_new_placed_and_after_the_first_sync
         .unwrap();
     assert_eq!(arrivals.len(), 1);
     assert_eq!((arrivals[0].buyer_name.as_str(), arrivals[0].total.minor), ("buyer 2", 700));
+    // Each pulled order knows its farmer, for the console's filter and the dashboard.
+    let farmers: Vec<_> = client.list_orders().unwrap().iter().map(|item| item.farmer_id).collect();
+    assert_eq!(farmers, [Some(domain::ids::MemberId(Uuid::from_u128(2))); 3]);
 }

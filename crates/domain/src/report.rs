@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::ids::{OrderId, PickupPointId};
+use crate::ids::{MemberId, OrderId, PickupPointId};
 use crate::money::{Currency, Money};
 use crate::order::{Buyer, Channel, Fulfilment, Order, OrderStatus};
 use crate::quantity::{Quantity, Unit};
@@ -117,6 +117,9 @@ pub struct Earnings {
     pub by_product: Vec<Bucket>,
     /// Largest first; keys are channel codes (`live`, `order_link`, `phone`, `in_person`).
     pub by_channel: Vec<Bucket>,
+    /// Largest first; keys are farmers' member ids, or [`UNKNOWN_FARMER`] for orders whose farmer
+    /// the device does not know yet. The labels are the keys: names live with the marketplace.
+    pub by_farmer: Vec<Bucket>,
     /// Orders in another currency than the co-op's, left out of every figure.
     pub skipped_other_currency: u32,
 }
@@ -133,12 +136,18 @@ pub struct Bucket {
 }
 
 /// Earnings over the `days` calendar days that end today.
-pub fn earnings(orders: &[Order], currency: Currency, now: Timestamp, offset_minutes: i32, days: u32) -> Earnings {
+/// The key of [`Earnings::by_farmer`]'s bucket for orders whose farmer is not known yet.
+pub const UNKNOWN_FARMER: &str = "unknown";
+
+/// Sales over the last `days` local days up to `now`; `farmer_of` says whose each order is, where
+/// known.
+pub fn earnings(orders: &[Order], farmer_of: impl Fn(OrderId) -> Option<MemberId>, currency: Currency, now: Timestamp, offset_minutes: i32, days: u32) -> Earnings {
     const DAY_MS: i64 = 86_400_000;
     let day_keys: Vec<String> = (0..i64::from(days)).rev().map(|back| Timestamp(now.0 - back * DAY_MS).local_date(offset_minutes)).collect();
     let mut by_day: BTreeMap<String, (i64, u32)> = day_keys.iter().map(|d| (d.clone(), (0, 0))).collect();
     let mut by_product: BTreeMap<String, (String, i64, u32)> = BTreeMap::new();
     let mut by_channel: BTreeMap<&'static str, (i64, u32)> = BTreeMap::new();
+    let mut by_farmer: BTreeMap<String, (i64, u32)> = BTreeMap::new();
     let (mut total, mut paid, mut count, mut skipped) = (0i64, 0i64, 0u32, 0u32);
     for order in orders.iter().filter(|o| is_sale(o)) {
         if order.total.currency != currency {
@@ -159,16 +168,21 @@ pub fn earnings(orders: &[Order], currency: Currency, now: Timestamp, offset_min
         let channel = by_channel.entry(channel_code(order.channel)).or_default();
         channel.0 += order.total.minor;
         channel.1 += 1;
+        let farmer = by_farmer.entry(farmer_of(order.id).map_or_else(|| UNKNOWN_FARMER.to_owned(), |id| id.to_string())).or_default();
+        farmer.0 += order.total.minor;
+        farmer.1 += 1;
     }
     let money = |minor| Money::new(minor, currency);
     let mut products: Vec<Bucket> =
         by_product.into_iter().map(|(key, (label, minor, orders))| Bucket { key, label, amount: money(minor), orders }).collect();
     products.sort_by(|a, b| b.amount.minor.cmp(&a.amount.minor).then_with(|| a.key.cmp(&b.key)));
-    let mut channels: Vec<Bucket> = by_channel
-        .into_iter()
-        .map(|(key, (minor, orders))| Bucket { key: key.to_owned(), label: key.to_owned(), amount: money(minor), orders })
-        .collect();
-    channels.sort_by(|a, b| b.amount.minor.cmp(&a.amount.minor).then_with(|| a.key.cmp(&b.key)));
+    let ranked = |buckets: BTreeMap<String, (i64, u32)>| {
+        let mut ranked: Vec<Bucket> =
+            buckets.into_iter().map(|(key, (minor, orders))| Bucket { label: key.clone(), key, amount: money(minor), orders }).collect();
+        ranked.sort_by(|a, b| b.amount.minor.cmp(&a.amount.minor).then_with(|| a.key.cmp(&b.key)));
+        ranked
+    };
+    let channels = ranked(by_channel.into_iter().map(|(key, value)| (key.to_owned(), value)).collect());
     Earnings {
         total: money(total),
         paid: money(paid),
@@ -176,6 +190,7 @@ pub fn earnings(orders: &[Order], currency: Currency, now: Timestamp, offset_min
         by_day: by_day.into_iter().map(|(key, (minor, orders))| Bucket { label: key.clone(), key, amount: money(minor), orders }).collect(),
         by_product: products,
         by_channel: channels,
+        by_farmer: ranked(by_farmer),
         skipped_other_currency: skipped,
     }
 }
@@ -317,7 +332,9 @@ mod tests {
             order(3, OrderStatus::Cancelled, DAY0 + HOUR, Some(7), &[(2, "eggs", 5000, 1500)]),
             order(4, OrderStatus::Confirmed, DAY0 - 10 * 24 * HOUR, Some(7), &[(2, "eggs", 1000, 1500)]),
         ];
-        let earnings = earnings(&orders, Currency::CNY, now, 0, 7);
+        // Orders 1 and 4 are farmer 5's, 2 and 3 farmer 6's; none is unknown.
+        let farmer = |id: OrderId| Some(MemberId(Uuid::from_u128(if id == OrderId(Uuid::from_u128(1)) || id == OrderId(Uuid::from_u128(4)) { 5 } else { 6 })));
+        let earnings = earnings(&orders, farmer, Currency::CNY, now, 0, 7);
         assert_eq!(earnings.by_day.len(), 7);
         assert_eq!(earnings.by_day.first().unwrap().key, "2026-11-15");
         assert_eq!(earnings.by_day.last().unwrap().amount.minor, 600);
@@ -328,13 +345,22 @@ mod tests {
         assert_eq!(earnings.orders, 2);
         assert_eq!(earnings.by_product.iter().map(|b| (b.label.as_str(), b.amount.minor)).collect::<Vec<_>>(), [("eggs", 1500), ("corn", 600)]);
         assert_eq!(earnings.by_channel.iter().map(|b| (b.key.as_str(), b.amount.minor)).collect::<Vec<_>>(), [("live", 1500), ("order_link", 600)]);
+        let farmers: Vec<(String, i64, u32)> = earnings.by_farmer.iter().map(|b| (b.key.clone(), b.amount.minor, b.orders)).collect();
+        assert_eq!(farmers, [(MemberId(Uuid::from_u128(6)).to_string(), 1500, 1), (MemberId(Uuid::from_u128(5)).to_string(), 600, 1)]);
+    }
+
+    #[test]
+    fn orders_of_a_farmer_not_known_yet_are_counted_apart() {
+        let orders = [order(1, OrderStatus::Placed, DAY0, Some(7), &[(1, "corn", 1000, 300)])];
+        let earnings = earnings(&orders, |_| None, Currency::CNY, Timestamp(DAY0), 0, 1);
+        assert_eq!(earnings.by_farmer.iter().map(|b| (b.key.as_str(), b.amount.minor)).collect::<Vec<_>>(), [(UNKNOWN_FARMER, 300)]);
     }
 
     #[test]
     fn other_currencies_are_counted_as_skipped_not_added() {
         let mut euro = order(1, OrderStatus::Placed, DAY0, Some(7), &[(1, "corn", 1000, 300)]);
         euro.total.currency = Currency::EUR;
-        let earnings = earnings(&[euro], Currency::CNY, Timestamp(DAY0), 0, 1);
+        let earnings = earnings(&[euro], |_| None, Currency::CNY, Timestamp(DAY0), 0, 1);
         assert_eq!((earnings.total.minor, earnings.skipped_other_currency), (0, 1));
     }
 

@@ -18,10 +18,10 @@ mod sync;
 use std::path::Path;
 use std::time::Duration;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use domain::error::FieldError;
-use domain::ids::{ListingId, OrderId};
+use domain::ids::{ListingId, MemberId, OrderId};
 use domain::listing::Listing;
 use domain::mutation::{self, ApplyError, Mutation, Outcome};
 use domain::order::Order;
@@ -129,6 +129,11 @@ impl Store {
     /// All orders, newest first.
     pub fn orders(&self) -> Result<Vec<Order>, Error> {
         rows::orders(&self.conn)
+    }
+
+    /// The farmer of each order whose farmer is known; see [`rows::order_farmers`].
+    pub fn order_farmers(&self) -> Result<HashMap<OrderId, MemberId>, Error> {
+        rows::order_farmers(&self.conn)
     }
 
     pub fn order(&self, id: OrderId) -> Result<Option<Order>, Error> {

@@ -1,7 +1,9 @@
 //! The device store's queries over listings and orders; the row mapping itself is shared with the
 //! server in the `sqlite-rows` crate.
 
-use domain::ids::{ListingId, OrderId};
+use std::collections::HashMap;
+
+use domain::ids::{ListingId, MemberId, OrderId};
 use domain::listing::Listing;
 use domain::order::Order;
 use rusqlite::Connection;
@@ -51,6 +53,23 @@ pub(crate) fn orders(conn: &Connection) -> Result<Vec<Order>, Error> {
     while let Some(row) = rows.next()? {
         let id: String = row.get(0)?;
         found.push(order::read(row, 0, lines.remove(&id).unwrap_or_default())?);
+    }
+    Ok(found)
+}
+
+/// Whose sale each order is, for the orders the marketplace has told this device about (an order
+/// made here learns its farmer when it syncs).
+pub(crate) fn order_farmers(conn: &Connection) -> Result<HashMap<OrderId, MemberId>, Error> {
+    let mut statement = conn.prepare_cached("SELECT id, farmer_id FROM orders WHERE farmer_id IS NOT NULL")?;
+    let pairs = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+    let mut found = HashMap::new();
+    for pair in pairs {
+        let (order, farmer) = pair?;
+        // Both were written by this store from typed ids; a row that does not parse is skipped
+        // rather than hiding every other order's farmer.
+        if let (Some(order), Some(farmer)) = (OrderId::parse(&order), MemberId::parse(&farmer)) {
+            found.insert(order, farmer);
+        }
     }
     Ok(found)
 }

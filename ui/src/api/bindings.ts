@@ -245,7 +245,12 @@ pending: boolean, };
 /**
  * An order as the app shows it.
  */
-export type OrderItem = { order: Order, pending: boolean, };
+export type OrderItem = { order: Order, pending: boolean, 
+/**
+ * Whose produce it is, once the marketplace has said (an order made on this device learns it
+ * when it syncs): what the co-op console filters and groups by.
+ */
+farmer_id: MemberId | null, };
 
 /**
  * A sale taken by the farmer or the co-op (phone, walk-up), as typed.
@@ -437,6 +442,11 @@ by_product: Array<Bucket>,
  * Largest first; keys are channel codes (`live`, `order_link`, `phone`, `in_person`).
  */
 by_channel: Array<Bucket>, 
+/**
+ * Largest first; keys are farmers' member ids, or [`UNKNOWN_FARMER`] for orders whose farmer
+ * the device does not know yet. The labels are the keys: names live with the marketplace.
+ */
+by_farmer: Array<Bucket>, 
 /**
  * Orders in another currency than the co-op's, left out of every figure.
  */

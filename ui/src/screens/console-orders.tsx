@@ -1,9 +1,9 @@
 // The co-op console's orders table: every farmer's orders on one screen, sortable, filtered by
-// status, channel, pickup point and day, searched by buyer name or phone; many can be selected
+// status, channel, pickup point, farmer and day, searched by buyer name or phone; many can be selected
 // and moved one step in bulk. Keyboard: every control is a native one, and "/" jumps to search.
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { backend, type BulkOutcome, type DeviceStatus, type OrderAction, type OrderItem, type PickupPointInfo } from "../api";
+import { backend, type BulkOutcome, type DeviceStatus, type MemberInfo, type OrderAction, type OrderItem, type PickupPointInfo } from "../api";
 import { download } from "../components/download";
 import { ErrorBanner } from "../components/error-banner";
 import { SyncBar } from "../components/sync-bar";
@@ -21,13 +21,25 @@ interface Data {
   orders: OrderItem[];
   points: PickupPointInfo[];
   status: DeviceStatus;
+  /** Farmers' names come from the marketplace; offline the console shows a short id instead. */
+  members: MemberInfo[];
+}
+
+/** A farmer's name, or a short form of the id when the marketplace could not be asked. */
+function farmerName(members: MemberInfo[], id: string): string {
+  return members.find((m) => m.id === id)?.name ?? `#${id.slice(-6)}`;
 }
 
 export function ConsoleOrdersScreen(props: { refresh: number }) {
   const { t, locale } = useT();
   const loaded = useBackend<Data>(async () => {
-    const [orders, points, status] = await Promise.all([backend.listOrders(), backend.pickupPoints(), backend.deviceStatus()]);
-    return { orders, points, status };
+    const [orders, points, status, members] = await Promise.all([
+      backend.listOrders(),
+      backend.pickupPoints(),
+      backend.deviceStatus(),
+      backend.members().catch((): MemberInfo[] => []),
+    ]);
+    return { orders, points, status, members };
   }, [props.refresh]);
   const [filter, setFilter] = useState<ConsoleFilter>(NO_FILTER);
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "created_at", descending: true });
@@ -51,6 +63,9 @@ export function ConsoleOrdersScreen(props: { refresh: number }) {
   }, []);
 
   const data = loaded.data;
+  const farmers = [...new Set((data?.orders ?? []).flatMap((item) => (item.farmer_id ? [item.farmer_id] : [])))]
+    .map((id) => ({ id, name: farmerName(data?.members ?? [], id) }))
+    .sort((a, b) => a.name.localeCompare(b.name, locale));
   const shown = data ? sortOrders(data.orders.filter((item) => matchesConsole(item, filter)), sort.key, sort.descending) : [];
   const shownIds = shown.map((item) => item.order.id);
   const allShownSelected = shownIds.length > 0 && shownIds.every((id) => selected.has(id));
@@ -132,6 +147,15 @@ export function ConsoleOrdersScreen(props: { refresh: number }) {
           </select>
         </label>
         <label class="field">
+          <span>{t("console.farmer")}</span>
+          <select name="farmer" value={filter.farmer} onChange={set("farmer")} data-testid="filter-farmer">
+            <option value="all">{t("orders.filter.all")}</option>
+            {farmers.map((f) => (
+              <option value={f.id}>{f.name}</option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
           <span>{t("console.date")}</span>
           <input type="date" name="date" value={filter.date} onInput={set("date")} onChange={set("date")} data-testid="filter-date" />
         </label>
@@ -168,6 +192,7 @@ export function ConsoleOrdersScreen(props: { refresh: number }) {
               </th>
               {header("created_at", t("console.col.date"))}
               {header("buyer", t("console.col.buyer"))}
+              <th>{t("console.col.farmer")}</th>
               <th>{t("console.col.products")}</th>
               {header("total", t("console.col.total"))}
               {header("status", t("console.col.status"))}
@@ -176,7 +201,7 @@ export function ConsoleOrdersScreen(props: { refresh: number }) {
             </tr>
           </thead>
           <tbody>
-            {shown.map(({ order, pending }) => (
+            {shown.map(({ order, pending, farmer_id }) => (
               <tr data-testid="order-row" data-status={order.status} data-id={order.id}>
                 <td>
                   <input type="checkbox" checked={selected.has(order.id)} onChange={() => toggle(order.id)} aria-label={t("console.select", { name: order.buyer.name })} />
@@ -187,6 +212,7 @@ export function ConsoleOrdersScreen(props: { refresh: number }) {
                   <br />
                   <span class="muted">{order.buyer.phone}</span>
                 </td>
+                <td data-testid="order-farmer">{farmer_id ? farmerName(data?.members ?? [], farmer_id) : "—"}</td>
                 <td>{order.lines.map((l) => `${formatQuantity(l.quantity, locale)} ${t(`unit.${l.unit}`)} ${l.title}`).join(", ")}</td>
                 <td class="number">{formatMoney(order.total, locale)}</td>
                 <td>

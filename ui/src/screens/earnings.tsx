@@ -1,8 +1,9 @@
 // "Earnings" (the farmer) and "Dashboard" (the co-op): sales per day, per product and per channel
-// as bar charts, with the totals. Live sales show up as the "live" channel.
+// as bar charts, with the totals, and on the dashboard per farmer. Live sales show up as the
+// "live" channel.
 import { useState } from "preact/hooks";
 
-import { backend } from "../api";
+import { backend, type MemberInfo } from "../api";
 import { BarChart } from "../components/bar-chart";
 import { ErrorBanner } from "../components/error-banner";
 import { formatMoney } from "../format";
@@ -12,11 +13,18 @@ import { utcOffsetMinutes } from "../orders";
 
 const WINDOWS = [7, 30, 90] as const;
 
-export function EarningsScreen() {
+/** The key of the bucket for orders whose farmer the device does not know yet (`UNKNOWN_FARMER`). */
+const UNKNOWN_FARMER = "unknown";
+
+export function EarningsScreen(props: { perFarmer?: boolean }) {
   const { t, locale } = useT();
   const [days, setDays] = useState<number>(7);
   const loaded = useBackend(() => backend.earnings(utcOffsetMinutes(), days), [days]);
+  // Farmers' names come from the marketplace; offline the chart shows a short id instead.
+  const members = useBackend(() => (props.perFarmer ? backend.members().catch((): MemberInfo[] => []) : Promise.resolve([])), [props.perFarmer]);
   const data = loaded.data;
+  const farmerLabel = (key: string) =>
+    key === UNKNOWN_FARMER ? t("earnings.farmer_unknown") : (members.data?.find((m) => m.id === key)?.name ?? `#${key.slice(-6)}`);
   const dayLabel = (key: string) =>
     new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", timeZone: "UTC" }).format(new Date(`${key}T00:00:00Z`));
   return (
@@ -47,6 +55,9 @@ export function EarningsScreen() {
           {data.by_product.length > 0 && <BarChart testid="chart-products" title={t("earnings.by_product")} buckets={data.by_product} />}
           {data.by_channel.length > 0 && (
             <BarChart testid="chart-channels" title={t("earnings.by_channel")} buckets={data.by_channel} label={(b) => channelLabel(b.key, t)} />
+          )}
+          {props.perFarmer && data.by_farmer.length > 0 && (
+            <BarChart testid="chart-farmers" title={t("earnings.by_farmer")} buckets={data.by_farmer} label={(b) => farmerLabel(b.key)} />
           )}
         </>
       )}
