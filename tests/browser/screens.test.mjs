@@ -188,8 +188,17 @@ test("the farmer's day on the phone: walk-up orders, a confirmation, Today's fig
       await context.close();
     }
 
-    // Signing out (everything synced) leaves an unpaired device: Today asks to connect.
+    // Renaming this phone in Settings: the co-op's device list shows the new name.
     await page.getByTestId("tab-settings").tap();
+    assert.equal(await page.getByTestId("device-name").inputValue(), "Zhang's phone");
+    await page.getByTestId("device-name").fill("  张伟的新手机 ");
+    await page.getByTestId("device-name-save").tap();
+    await page.getByTestId("device-name-saved").waitFor();
+    assert.equal(await page.getByTestId("device-name").inputValue(), "张伟的新手机", "the name as the marketplace keeps it");
+    const devices = await (await fetch(`${server.base}/api/v1/devices`, { headers: { authorization: `Bearer ${server.demo.farmer.token}` } })).json();
+    assert.ok(devices.some((d) => d.name === "张伟的新手机"), JSON.stringify(devices));
+
+    // Signing out (everything synced) leaves an unpaired device: Today asks to connect.
     await page.getByTestId("sign-out").tap();
     await page.getByTestId("sign-out-confirm").tap();
     await page.getByTestId("today-connect").waitFor();

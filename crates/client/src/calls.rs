@@ -53,6 +53,8 @@ pub enum Call {
     Devices,
     RevokeDevice { device_id: DeviceId },
     Pair { server_url: String, code: String, device_name: String },
+    /// Online only.
+    RenameDevice { name: String },
     /// Removes the pairing and the co-op's data from this device (refused while changes wait).
     SignOut,
     SyncNow,
@@ -100,6 +102,7 @@ impl Call {
                 client.revoke_device(device_id).await?;
                 Value::Null
             }
+            Call::RenameDevice { name } => json(client.rename_this_device(&name).await?),
             Call::Pair { server_url, code, device_name } => {
                 let account = client.pair(&server_url, &code, &device_name).await?;
                 sync.trigger(Trigger::SyncNow);

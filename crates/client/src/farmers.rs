@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use ts_rs::TS;
 
-use crate::{Client, ClientError, remote};
+use crate::{AccountInfo, Client, ClientError, remote};
 
 /// A member of the co-op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -80,6 +80,21 @@ impl Client {
     }
 
     /// The marketplace this device is paired with, and its token.
+    /// Renames this device in the co-op's device list. Online only: the name lives with the
+    /// marketplace, and the copy here is what it answered.
+    pub async fn rename_this_device(&self, name: &str) -> Result<AccountInfo, ClientError> {
+        let (remote, token) = self.online()?;
+        let device_id = self.account()?.ok_or(ClientError::NotPaired)?.device_id;
+        let device: DeviceInfo = remote.patch_json(&token, &format!("/devices/{device_id}"), &json!({ "name": name })).await?;
+        // Read again: the account may have changed while the marketplace answered.
+        let mut account = self.account()?.ok_or(ClientError::NotPaired)?;
+        if account.device_id == device.id {
+            account.device_name = device.name;
+            self.store().set_account(&account)?;
+        }
+        Ok(crate::account_info(&account))
+    }
+
     pub(crate) fn online(&self) -> Result<(remote::Remote, String), ClientError> {
         let account = self.account()?.ok_or(ClientError::NotPaired)?;
         Ok((remote::Remote::new(&account.server_url, std::time::Duration::from_secs(15))?, account.token))

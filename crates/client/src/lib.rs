@@ -74,6 +74,8 @@ pub struct DeviceStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct AccountInfo {
     pub server_url: String,
+    /// What this device is called in the co-op's device list.
+    pub device_name: String,
     pub member_name: String,
     pub role: domain::access::Role,
     pub coop_name: String,
@@ -382,6 +384,7 @@ impl Client {
             server_url: remote.base().to_owned(),
             token: paired.token,
             device_id: paired.device_id,
+            device_name: paired.device_name,
             member_id: paired.member.id,
             member_name: paired.member.name,
             role: paired.member.role,
@@ -484,9 +487,10 @@ impl Client {
     }
 }
 
-fn account_info(account: &Account) -> AccountInfo {
+pub(crate) fn account_info(account: &Account) -> AccountInfo {
     AccountInfo {
         server_url: account.server_url.clone(),
+        device_name: account.device_name.clone(),
         member_name: account.member_name.clone(),
         role: account.role,
         coop_name: account.coop_name.clone(),

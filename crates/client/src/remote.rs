@@ -58,6 +58,7 @@ struct ErrorDetail {
 pub struct Paired {
     pub token: String,
     pub device_id: domain::ids::DeviceId,
+    pub device_name: String,
     pub member: PairedMember,
     pub coop: PairedCoop,
 }
@@ -160,6 +161,12 @@ impl Remote {
     /// operations (going live) that do not travel through the outbox.
     pub async fn post_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<T, RemoteError> {
         let response = self.http.post(format!("{}/api/v1{path}", self.base)).bearer_auth(token).json(body).send().await?;
+        answer(response).await
+    }
+
+    /// `PATCH {path}` under `/api/v1` with the device token and a JSON body (renaming a device).
+    pub async fn patch_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<T, RemoteError> {
+        let response = self.http.patch(format!("{}/api/v1{path}", self.base)).bearer_auth(token).json(body).send().await?;
         answer(response).await
     }
 

@@ -146,6 +146,7 @@ fn paired_with_point(dir: &std::path::Path) -> (Client, domain::ids::PickupPoint
         server_url: "http://127.0.0.1:9".into(),
         token: "t".into(),
         device_id: DeviceId(Uuid::from_u128(1)),
+        device_name: "张伟的手机".into(),
         member_id: MemberId(Uuid::from_u128(2)),
         member_name: "张伟".into(),
         role: domain::access::Role::Farmer,

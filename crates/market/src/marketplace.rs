@@ -319,14 +319,30 @@ impl Marketplace {
         Ok(all.into_iter().filter(|(_, member)| actor.is_coop_staff() || member.id == actor.member_id).collect())
     }
 
+    /// Renames a device: one's own, or one of a member one manages.
+    pub async fn rename_device(&self, actor: &Actor, id: DeviceId, name: &str) -> Result<(Device, Member)> {
+        let owner = self.device_owner(actor, id).await?;
+        let name = text::clean(name, MAX_NAME_CHARS, Lines::One).map_err(|e| invalid(Field::Name, e))?;
+        self.storage.rename_device(id, name).await?;
+        let (device, _) = self.devices(actor).await?.into_iter().find(|(device, _)| device.id == id).ok_or(MarketError::NotFound)?;
+        Ok((device, owner))
+    }
+
+    /// Who owns device `id`, if `actor` may change it: their own, or a member they manage. A device
+    /// `actor` may not see is not found.
+    async fn device_owner(&self, actor: &Actor, id: DeviceId) -> Result<Member> {
+        let devices = self.devices(actor).await?;
+        let (_, owner) = devices.into_iter().find(|(device, _)| device.id == id).ok_or(MarketError::NotFound)?;
+        if owner.id != actor.member_id && !actor.may_manage_members_with(owner.role) {
+            return Err(MarketError::Forbidden);
+        }
+        Ok(owner)
+    }
+
     /// Revokes a device: its token stops working at once. `actor` is `None` for the operator.
     pub async fn revoke_device(&self, actor: Option<&Actor>, id: DeviceId) -> Result<()> {
         if let Some(actor) = actor {
-            let devices = self.devices(actor).await?;
-            let (_, owner) = devices.iter().find(|(device, _)| device.id == id).ok_or(MarketError::NotFound)?;
-            if owner.id != actor.member_id && !actor.may_manage_members_with(owner.role) {
-                return Err(MarketError::Forbidden);
-            }
+            self.device_owner(actor, id).await?;
         }
         Ok(self.storage.revoke_device(id, self.now()).await?)
     }

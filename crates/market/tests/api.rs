@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{Harness, PUBLIC_URL};
-use serde_json::json;
+use serde_json::{Value, json};
 
 // --- Pairing and accounts -----------------------------------------------------------------------
 
@@ -103,6 +103,44 @@ async fn farmers_see_and_revoke_only_their_own_devices() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "another farmer's device is not in Zhang's list");
     let unknown = h.call(Method::DELETE, "/api/v1/devices/0198c0de-0000-7000-8000-000000000000", Some(&h.staff.token), None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_device_is_renamed_by_itself_or_the_co_op_and_names_are_checked() {
+    let harness = Harness::new().await;
+    let h = &harness;
+    let devices = move |token: String| async move { h.call(Method::GET, "/api/v1/devices", Some(&token), None).await.json() };
+    let all = devices(h.staff.token.clone()).await;
+    let id_of = |member: &str| all.as_array().unwrap().iter().find(|d| d["member_id"] == member).unwrap()["id"].as_str().unwrap().to_owned();
+    let (zhangs, wangs, staffs) = (id_of(&h.zhang.member_id.to_string()), id_of(&h.wang.member_id.to_string()), id_of(&h.staff.member_id.to_string()));
+    let rename = move |token: String, id: String, body: Value| async move { h.call(Method::PATCH, &format!("/api/v1/devices/{id}"), Some(&token), Some(body)).await };
+
+    // Zhang names his own phone; the name is cleaned of surrounding spaces.
+    let renamed = rename(h.zhang.token.clone(), zhangs.clone(), json!({ "name": "  张伟的新手机 " })).await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(renamed.json()["name"], "张伟的新手机");
+    assert_eq!(devices(h.zhang.token.clone()).await[0]["name"], "张伟的新手机");
+    // The co-op's staff may rename a farmer's phone; a farmer may not rename anyone else's.
+    assert_eq!(rename(h.staff.token.clone(), wangs.clone(), json!({ "name": "Wang's old phone" })).await.status, StatusCode::OK);
+    assert_eq!(rename(h.zhang.token.clone(), wangs.clone(), json!({ "name": "mine now" })).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(rename(h.zhang.token.clone(), staffs, json!({ "name": "x" })).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(rename(h.stranger.token.clone(), zhangs.clone(), json!({ "name": "x" })).await.status, StatusCode::NOT_FOUND);
+    // Bad names and bodies change nothing.
+    for (body, status) in [
+        (json!({ "name": "   " }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "name": "x".repeat(81) }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "name": "two\nlines" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "name": 7 }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "name": "x", "owner": "me" }), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let reply = rename(h.zhang.token.clone(), zhangs.clone(), body.clone()).await;
+        assert_eq!(reply.status, status, "{body}");
+    }
+    assert_eq!(devices(h.zhang.token.clone()).await[0]["name"], "张伟的新手机");
+    let unknown = rename(h.staff.token.clone(), "0198c0de-0000-7000-8000-000000000000".into(), json!({ "name": "x" })).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let anonymous = h.call(Method::PATCH, &format!("/api/v1/devices/{zhangs}"), None, Some(json!({ "name": "x" }))).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
 // --- Pickup points ------------------------------------------------------------------------------

@@ -37,8 +37,11 @@ pub use error::Error;
 pub use sync::{Account, Acknowledged, Refusal, SyncState};
 
 /// The schema, one plain SQL file per step. Never edit a published step; add a new one.
-const MIGRATION_STEPS: &[M<'static>] =
-    &[M::up(include_str!("../migrations/0001_local_store.sql")), M::up(include_str!("../migrations/0002_sync.sql"))];
+const MIGRATION_STEPS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/0001_local_store.sql")),
+    M::up(include_str!("../migrations/0002_sync.sql")),
+    M::up(include_str!("../migrations/0003_device_name.sql")),
+];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
 /// How long a write waits for another connection's lock before giving up.

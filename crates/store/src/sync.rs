@@ -32,6 +32,8 @@ pub struct Account {
     pub server_url: String,
     pub token: String,
     pub device_id: DeviceId,
+    /// What the device is called in the co-op's device list.
+    pub device_name: String,
     pub member_id: MemberId,
     pub member_name: String,
     pub role: Role,
@@ -73,7 +75,7 @@ pub struct Acknowledged {
 pub(crate) fn account(conn: &Connection) -> Result<Option<Account>, Error> {
     let row = conn
         .prepare_cached(
-            "SELECT server_url, token, device_id, member_id, member_name, role, coop_id, coop_name, currency, paired_at
+            "SELECT server_url, token, device_id, member_id, member_name, role, coop_id, coop_name, currency, paired_at, device_name
              FROM account WHERE id = 1",
         )?
         .query_row([], |r| {
@@ -88,16 +90,18 @@ pub(crate) fn account(conn: &Connection) -> Result<Option<Account>, Error> {
                 r.get::<_, String>(7)?,
                 r.get::<_, String>(8)?,
                 r.get::<_, i64>(9)?,
+                r.get::<_, String>(10)?,
             ))
         })
         .optional()?;
-    let Some((server_url, token, device_id, member_id, member_name, role, coop_id, coop_name, currency, paired_at)) = row else {
+    let Some((server_url, token, device_id, member_id, member_name, role, coop_id, coop_name, currency, paired_at, device_name)) = row else {
         return Ok(None);
     };
     Ok(Some(Account {
         server_url,
         token,
         device_id: DeviceId::parse(&device_id).ok_or_else(|| Error::corrupt("account.device_id"))?,
+        device_name,
         member_id: MemberId::parse(&member_id).ok_or_else(|| Error::corrupt("account.member_id"))?,
         member_name,
         role: Role::parse(&role).ok_or_else(|| Error::corrupt("account.role"))?,
@@ -110,12 +114,12 @@ pub(crate) fn account(conn: &Connection) -> Result<Option<Account>, Error> {
 
 pub(crate) fn set_account(conn: &Connection, account: &Account) -> Result<(), Error> {
     conn.execute(
-        "INSERT INTO account (id, server_url, token, device_id, member_id, member_name, role, coop_id, coop_name, currency, paired_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO account (id, server_url, token, device_id, member_id, member_name, role, coop_id, coop_name, currency, paired_at, device_name)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET server_url = excluded.server_url, token = excluded.token,
              device_id = excluded.device_id, member_id = excluded.member_id, member_name = excluded.member_name,
              role = excluded.role, coop_id = excluded.coop_id, coop_name = excluded.coop_name,
-             currency = excluded.currency, paired_at = excluded.paired_at",
+             currency = excluded.currency, paired_at = excluded.paired_at, device_name = excluded.device_name",
         params![
             account.server_url,
             account.token,
@@ -127,6 +131,7 @@ pub(crate) fn set_account(conn: &Connection, account: &Account) -> Result<(), Er
             account.coop_name,
             account.currency.code(),
             account.paired_at.millis(),
+            account.device_name,
         ],
     )?;
     Ok(())

@@ -160,6 +160,7 @@ export const backend = {
   revokeDevice: (deviceId: DeviceId) => call<void>({ command: "revoke_device", args: { device_id: deviceId } }),
   pair: (serverUrl: string, code: string, deviceName: string) =>
     call<AccountInfo>({ command: "pair", args: { server_url: serverUrl, code, device_name: deviceName } }),
+  renameDevice: (name: string) => call<AccountInfo>({ command: "rename_device", args: { name } }),
   signOut: () => call<void>({ command: "sign_out" }),
   syncNow: () => call<void>({ command: "sync_now" }),
   syncProgress: () => call<Progress>({ command: "sync_progress" }),

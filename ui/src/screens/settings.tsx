@@ -1,5 +1,6 @@
 // "Settings": the language, who this device is connected as (and to which co-op, in which
-// currency), and connecting it to a co-op with a pairing code.
+// currency), this device's name in the co-op's list, and connecting it to a co-op with a
+// pairing code.
 import { useState } from "preact/hooks";
 
 import { backend } from "../api";
@@ -74,6 +75,7 @@ export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPa
           {t(account ? "settings.pair_again" : "pair.title")}
         </button>
       </div>
+      {account && <DeviceName current={account.device_name} onRenamed={() => void loaded.reload()} />}
       {account && (
         <div class="panel">
           {confirming ? (
@@ -96,5 +98,54 @@ export function SettingsScreen(props: { onLocale: (locale: Locale) => void; onPa
         </div>
       )}
     </section>
+  );
+}
+
+/** This device's name in the co-op's device list; renaming needs the marketplace. */
+function DeviceName(props: { current: string; onRenamed: () => void }) {
+  const { t } = useT();
+  const [name, setName] = useState(props.current);
+  const [state, setState] = useState<"editing" | "saving" | "saved">("editing");
+  const [failure, setFailure] = useState<string | null>(null);
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setState("saving");
+    try {
+      const account = await backend.renameDevice(name);
+      setName(account.device_name);
+      setFailure(null);
+      setState("saved");
+      props.onRenamed();
+    } catch (error) {
+      setFailure(errorCode(error));
+      setState("editing");
+    }
+  };
+  return (
+    <form class="panel" onSubmit={(e) => void save(e)}>
+      <label class="field">
+        <span>{t("settings.device_name")}</span>
+        <input
+          name="device_name"
+          value={name}
+          maxLength={80}
+          required
+          onInput={(e) => {
+            setName(e.currentTarget.value);
+            setState("editing");
+          }}
+          data-testid="device-name"
+        />
+      </label>
+      <ErrorBanner code={failure} />
+      <button type="submit" class="secondary" disabled={state === "saving"} data-testid="device-name-save">
+        {t("settings.rename")}
+      </button>
+      {state === "saved" && (
+        <p role="status" data-testid="device-name-saved">
+          {t("settings.renamed")}
+        </p>
+      )}
+    </form>
   );
 }

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::extract::{ApiJson, ApiPath, Caller, ClientIp};
 use super::views::{
     CoopView, DeviceView, MeResponse, MemberView, NewMemberRequest, NewMemberResponse, PairRequest, PairResponse, PairingView,
+    RenameDeviceRequest,
 };
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -24,7 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members, add_member))
         .routes(routes!(new_pairing_code))
         .routes(routes!(devices))
-        .routes(routes!(revoke_device))
+        .routes(routes!(rename_device, revoke_device))
 }
 
 pub fn pairing_view(state: &AppState, issued: IssuedCode) -> PairingView {
@@ -51,6 +52,7 @@ async fn pair(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(bod
         Json(PairResponse {
             token: paired.token,
             device_id: paired.device.id,
+            device_name: paired.device.name,
             member: MemberView::new(paired.member, state.public_url()),
             coop: paired.coop.into(),
         }),
@@ -96,6 +98,20 @@ async fn new_pairing_code(State(state): State<AppState>, Caller(session): Caller
 async fn devices(State(state): State<AppState>, Caller(session): Caller) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let devices = state.market().devices(&session.actor).await?;
     Ok(Json(devices.into_iter().map(|(device, member)| DeviceView::new(device, member)).collect()))
+}
+
+/// Renames a device: one's own, or (staff) one of a member one manages.
+#[utoipa::path(patch, path = "/devices/{id}", tag = "accounts", params(("id" = DeviceId, Path)), request_body = RenameDeviceRequest, responses(
+    (status = 200, body = DeviceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+), security(("device_token" = [])))]
+async fn rename_device(
+    State(state): State<AppState>,
+    Caller(session): Caller,
+    ApiPath(id): ApiPath<DeviceId>,
+    ApiJson(body): ApiJson<RenameDeviceRequest>,
+) -> Result<Json<DeviceView>, ApiError> {
+    let (device, member) = state.market().rename_device(&session.actor, id, &body.name).await?;
+    Ok(Json(DeviceView::new(device, member)))
 }
 
 /// Revokes a device; its token stops working immediately.

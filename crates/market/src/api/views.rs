@@ -123,6 +123,13 @@ impl From<PickupPoint> for PickupPointView {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameDeviceRequest {
+    /// What to call the device in the co-op's device list (one line, at most 80 characters).
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PairRequest {
     /// The 8-digit code; spaces and dashes are ignored.
     pub code: String,
@@ -135,6 +142,8 @@ pub struct PairResponse {
     /// The device token: send it as `Authorization: Bearer <token>`. Shown only this once.
     pub token: String,
     pub device_id: DeviceId,
+    /// The device's name as stored (cleaned of surrounding spaces).
+    pub device_name: String,
     pub member: MemberView,
     pub coop: CoopView,
 }

@@ -255,6 +255,7 @@ pub trait Storage: Send + Sync + 'static {
     /// The device holding this token and its member; revoked devices are not found.
     fn device_by_token(&self, token_hash: String) -> BoxFuture<'_, Result<(Device, Member)>>;
     fn devices(&self, coop_id: CoopId) -> BoxFuture<'_, Result<Vec<(Device, Member)>>>;
+    fn rename_device(&self, id: DeviceId, name: String) -> BoxFuture<'_, Result<()>>;
     fn revoke_device(&self, id: DeviceId, now: Timestamp) -> BoxFuture<'_, Result<()>>;
 
     fn put_pickup_point(&self, point: PickupPoint) -> BoxFuture<'_, Result<()>>;

@@ -108,6 +108,10 @@ impl Storage for SqliteStorage {
         Box::pin(self.readers.read(move |c| queries::devices(c, coop_id)))
     }
 
+    fn rename_device(&self, id: DeviceId, name: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.writer.write(move |c| queries::rename_device(c, id, &name)))
+    }
+
     fn revoke_device(&self, id: DeviceId, now: Timestamp) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.writer.write(move |c| queries::revoke_device(c, id, now)))
     }

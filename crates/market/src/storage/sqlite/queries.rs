@@ -191,6 +191,11 @@ pub fn devices(conn: &Connection, coop_id: CoopId) -> Result<Vec<(Device, Member
     Ok(found)
 }
 
+pub fn rename_device(conn: &Connection, id: DeviceId, name: &str) -> Result<()> {
+    let changed = conn.execute("UPDATE devices SET name = ?2 WHERE id = ?1", params![id.to_string(), name])?;
+    if changed == 0 { Err(StorageError::NotFound) } else { Ok(()) }
+}
+
 pub fn revoke_device(conn: &Connection, id: DeviceId, now: Timestamp) -> Result<()> {
     let changed = conn.execute(
         "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
