@@ -1,6 +1,7 @@
 //! The real Tauri app under Xvfb, driven through tauri-driver and WebKitWebDriver: a farmer adds a
 //! product, makes mistakes in a second one, closes the app, opens it again, and the product is
-//! still there with the right price, stored in the SQLite file.
+//! still there with the right price, stored in the SQLite file; the farmer's day offline and back;
+//! the co-op's day on the console, down to the pick list's CSV file in the Downloads folder.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,6 +19,9 @@ struct Driver {
     _driver: Guard,
     url: String,
     app: String,
+    /// The app's Downloads folder (set through XDG user dirs), where CSV exports land.
+    downloads: tempfile::TempDir,
+    _config: tempfile::TempDir,
 }
 
 impl Driver {
@@ -27,6 +31,8 @@ impl Driver {
         anyhow::ensure!(Path::new(&app).exists(), "the app binary {app} does not exist; run `cargo xtask test`");
         let tauri_driver = std::env::var("FIELDCAST_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let display = VirtualDisplay::start()?;
+        let (downloads, config) = (tempfile::tempdir()?, tempfile::tempdir()?);
+        std::fs::write(config.path().join("user-dirs.dirs"), format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.path().display()))?;
         let port = free_port()?;
         let native_port = free_port()?;
         let driver = Guard::spawn(
@@ -35,12 +41,13 @@ impl Driver {
                 .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
                 .env("DISPLAY", display.name())
                 .env("FIELDCAST_DATA_DIR", data_dir)
+                .env("XDG_CONFIG_HOME", config.path())
                 // A fixed language for the webview, so the first screen is predictable.
                 .env("LANG", "zh_CN.UTF-8")
                 .env("LANGUAGE", "zh_CN"),
         )?;
         wait_for_port(port, WAIT)?;
-        Ok(Driver { _display: display, _driver: driver, url: format!("http://127.0.0.1:{port}"), app })
+        Ok(Driver { _display: display, _driver: driver, url: format!("http://127.0.0.1:{port}"), app, downloads, _config: config })
     }
 
     /// Launches the app and connects to its webview.
@@ -289,6 +296,129 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     assert_eq!(orders[0]["channel"], "in_person");
     wait_for_text(&client, "sync-status", "已同步").await?;
     screenshot(&client, "app-today-synced.png").await?;
+    client.close().await?;
+    Ok(())
+}
+
+/// A buyer's order through the public API, as the order page sends it.
+async fn buyer_order(market: &MarketServer, key: &str, name: &str, phone: &str, quantity: &str) -> anyhow::Result<()> {
+    let link = market.demo["listings"][0]["order_link"].as_str().context("order link")?;
+    let code = link.rsplit('/').next().context("code")?;
+    let body = serde_json::json!({
+        "listing_code": code,
+        "quantity": quantity,
+        "name": name,
+        "phone": phone,
+        "pickup_point_id": market.demo["pickup_points"][0]["id"],
+        "payment_method": "cash_at_pickup",
+    });
+    let reply = reqwest::Client::new().post(format!("{}/api/v1/orders", market.base)).header("idempotency-key", key).json(&body).send().await?;
+    anyhow::ensure!(reply.status().as_u16() == 201, "the order was refused: {}", reply.text().await?);
+    Ok(())
+}
+
+/// Chooses `value` in the `<select>` marked `testid`.
+async fn choose(client: &Client, testid: &str, value: &str) -> anyhow::Result<()> {
+    client.find(Locator::Css(&format!("[data-testid={testid}]"))).await?.select_by_value(value).await?;
+    Ok(())
+}
+
+/// Waits until exactly `count` order rows are shown (with `status`, if given).
+async fn rows(client: &Client, count: usize, status: Option<&str>) -> anyhow::Result<()> {
+    let rows = match status {
+        Some(status) => format!("//*[@data-testid='order-row'][@data-status='{status}']"),
+        None => "//*[@data-testid='order-row']".to_owned(),
+    };
+    let xpath = format!("//body[count({rows}) = {count} and count(//*[@data-testid='order-row']) = {count}]");
+    let shown = client.wait().at_most(WAIT).for_element(Locator::XPath(&xpath)).await;
+    shown.with_context(|| format!("never {count} rows ({status:?})"))?;
+    Ok(())
+}
+
+/// The co-op's day on the console in the real app: pair a laptop with the co-op's admin code, see
+/// the buyers' orders, filter and search them, move both to ready for pickup in bulk, export the
+/// day's pick list as a CSV file and read it, and see the new statuses reach the marketplace.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file() -> anyhow::Result<()> {
+    tests::install_crypto();
+    let market = MarketServer::start_demo()?;
+    buyer_order(&market, "coop-day-1", "王芳", "13800138000", "3").await?;
+    buyer_order(&market, "coop-day-2", "Anna Rossi", "3331234567", "2").await?;
+    let admin_token = market.demo["admin"]["token"].as_str().context("admin token")?.to_owned();
+
+    let data = tempfile::tempdir()?;
+    let driver = Driver::start(data.path())?;
+    let client = driver.open_app().await?;
+    client.find(Locator::Css("[data-testid=tab-settings]")).await?.click().await?;
+    client.find(Locator::Css("[data-testid=open-pairing]")).await?.click().await?;
+    fill(&client, "server", &market.base).await?;
+    fill(&client, "code", market.demo["admin"]["pairing_code"].as_str().context("code")?).await?;
+    fill(&client, "device_name", "合作社笔记本").await?;
+    client.find(Locator::Css("[data-testid=pair-submit]")).await?.click().await?;
+
+    // Staff get the console, and sync brings the buyers' two orders.
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=orders-table]")).await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    while rows(&client, 2, Some("placed")).await.is_err() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the buyers' orders never reached the console");
+        sync_round(&client).await;
+    }
+
+    // Filters, search and the farmer filter.
+    fill(&client, "search", "anna").await?;
+    rows(&client, 1, None).await?;
+    client.find(Locator::Css("[data-testid=search]")).await?.clear().await?;
+    rows(&client, 2, None).await?;
+    choose(&client, "filter-channel", "phone").await?;
+    rows(&client, 0, None).await?;
+    choose(&client, "filter-channel", "order_link").await?;
+    rows(&client, 2, None).await?;
+    choose(&client, "filter-farmer", market.demo["farmer"]["member_id"].as_str().context("farmer")?).await?;
+    rows(&client, 2, None).await?;
+
+    // Both along in bulk: confirmed, packed, ready for pickup.
+    for (seq, (action, status)) in [("confirm", "confirmed"), ("pack", "packed"), ("mark_ready", "ready_for_pickup")].into_iter().enumerate() {
+        client.find(Locator::Css("[data-testid=select-all]")).await?.click().await?;
+        choose(&client, "bulk-action", action).await?;
+        client.find(Locator::Css("[data-testid=bulk-apply]")).await?.click().await?;
+        client.wait().at_most(WAIT).for_element(Locator::Css(&format!("[data-testid=bulk-outcome][data-seq='{}']", seq + 1))).await?;
+        rows(&client, 2, Some(status)).await?;
+    }
+    screenshot(&client, "app-console-ready.png").await?;
+
+    // Today's pick list at the co-op office, exported: a CSV file in the Downloads folder.
+    client.find(Locator::Css("[data-testid=tab-pick_lists]")).await?.click().await?;
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=pick-point]")).await?;
+    choose(&client, "pick-point", market.demo["pickup_points"][0]["id"].as_str().context("point")?).await?;
+    client.find(Locator::Css("[data-testid=pick-show]")).await?.click().await?;
+    let two_rows = "//body[count(//*[@data-testid='pick-row']) = 2]";
+    client.wait().at_most(WAIT).for_element(Locator::XPath(two_rows)).await.context("two rows to hand over")?;
+    screenshot(&client, "app-pick-list.png").await?;
+    client.find(Locator::Css("[data-testid=pick-csv]")).await?.click().await?;
+    let mut csv = String::new();
+    wait_until("the pick list's CSV file", WAIT, || {
+        let files: Vec<_> = std::fs::read_dir(driver.downloads.path())?.filter_map(Result::ok).map(|e| e.path()).collect();
+        let Some(file) = files.iter().find(|p| p.extension().is_some_and(|e| e == "csv")) else { return Ok(false) };
+        csv = std::fs::read_to_string(file)?;
+        // The file is complete once both buyers are in it.
+        Ok(csv.contains("王芳") && csv.contains("Anna Rossi"))
+    })?;
+    assert!(csv.starts_with("\u{feff}pickup_point,date,buyer_name,buyer_phone,product,quantity,unit,status,to_collect,currency,order_id\r\n"), "{csv}");
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1..].iter().all(|line| line.contains(",ready_for_pickup,") && line.contains(",CNY,")), "{csv}");
+
+    // The statuses reach the marketplace.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        sync_round(&client).await;
+        let page: serde_json::Value = serde_json::from_str(&http_get(&format!("{}/api/v1/orders", market.base), &admin_token)?)?;
+        let ready = page["items"].as_array().into_iter().flatten().filter(|o| o["status"] == "ready_for_pickup").count();
+        if ready == 2 {
+            break;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the statuses did not reach the server: {page}");
+    }
     client.close().await?;
     Ok(())
 }

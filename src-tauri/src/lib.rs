@@ -5,6 +5,8 @@
 //! front end runs in a browser over `fieldcast-device serve-ui`, which dispatches the same way).
 //!
 //! Sync progress and refusals reach the front end as the events `sync-progress` and `sync-refused`.
+//! Files the front end saves (CSV exports) are webview downloads: they go to the Downloads folder
+//! and the event `downloaded` says where each one went.
 //! `FIELDCAST_DATA_DIR` overrides the data directory (the run command and the end-to-end tests use
 //! it to keep their data apart from a person's real data).
 
@@ -14,7 +16,8 @@ use std::sync::Arc;
 use client::calls::Call;
 use client::sync::SyncHandle;
 use client::{ApiError, Client};
-use tauri::{Emitter, Listener, Manager, State};
+use tauri::webview::DownloadEvent;
+use tauri::{Emitter, Listener, Manager, State, Webview, WebviewWindowBuilder};
 use tracing_subscriber::EnvFilter;
 
 /// What the commands reach: the client and its running sync driver.
@@ -60,6 +63,16 @@ fn forward_events(handle: tauri::AppHandle, sync: &SyncHandle) {
     });
 }
 
+/// A download the front end started: it goes where the webview proposes (the Downloads folder,
+/// numbered if the name is taken), and the front end hears where it landed.
+fn on_download(webview: Webview, event: DownloadEvent<'_>) -> bool {
+    if let DownloadEvent::Finished { path, success, .. } = event {
+        tracing::info!(?path, success, "download finished");
+        let _ = webview.emit("downloaded", serde_json::json!({ "path": path, "success": success }));
+    }
+    true
+}
+
 fn seed() -> u64 {
     let mut bytes = [0u8; 8];
     // The seed only spreads retries of many devices apart; the clock will do if the OS has no entropy.
@@ -95,6 +108,11 @@ pub fn run() {
                 }
             });
             app.manage(App { client, sync });
+            // The window is described in tauri.conf.json ("create": false) and built here, where
+            // the download handler can be attached, once the commands' state is in place.
+            for window in &app.config().app.windows {
+                WebviewWindowBuilder::from_config(app.handle(), window)?.on_download(on_download).build()?;
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![call])
