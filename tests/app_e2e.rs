@@ -395,11 +395,12 @@ async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file() -> anyhow::R
     client.wait().at_most(WAIT).for_element(Locator::XPath(two_rows)).await.context("two rows to hand over")?;
     screenshot(&client, "app-pick-list.png").await?;
     client.find(Locator::Css("[data-testid=pick-csv]")).await?.click().await?;
-    let mut csv = String::new();
+    let (mut csv, mut saved_as) = (String::new(), std::path::PathBuf::new());
     wait_until("the pick list's CSV file", WAIT, || {
         let files: Vec<_> = std::fs::read_dir(driver.downloads.path())?.filter_map(Result::ok).map(|e| e.path()).collect();
         let Some(file) = files.iter().find(|p| p.extension().is_some_and(|e| e == "csv")) else { return Ok(false) };
         csv = std::fs::read_to_string(file)?;
+        saved_as = file.clone();
         // The file is complete once both buyers are in it.
         Ok(csv.contains("王芳") && csv.contains("Anna Rossi"))
     })?;
@@ -407,6 +408,9 @@ async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file() -> anyhow::R
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1..].iter().all(|line| line.contains(",ready_for_pickup,") && line.contains(",CNY,")), "{csv}");
+    // The app says where the file went (its webview has no download bar).
+    let banner = wait_for_text(&client, "download-saved", "pick-list-").await?;
+    assert_eq!(banner.trim_end_matches("关闭").trim(), format!("已保存到 {}", saved_as.display()));
 
     // The statuses reach the marketplace.
     let deadline = std::time::Instant::now() + WAIT;

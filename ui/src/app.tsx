@@ -72,6 +72,15 @@ export function App() {
       .then((unlisten) => (stop = unlisten));
     return () => stop?.();
   }, [locale]);
+  // Where the last export went: the app's webview shows no download bar of its own.
+  const [saved, setSaved] = useState<string | null>(null);
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    void backend
+      .onDownloaded(({ path, success }) => setSaved(success && path ? translate(locale, "download.saved", { path }) : translate(locale, "download.failed")))
+      .then((unlisten) => (stop = unlisten));
+    return () => stop?.();
+  }, [locale]);
   const loadRole = async () => {
     const status = await backend.deviceStatus().catch(() => null);
     const next = status?.account?.role ?? "farmer";
@@ -102,6 +111,14 @@ export function App() {
               <span aria-hidden="true">🔔 </span>
               {arrival}
               <button type="button" class="link" onClick={() => setArrival(null)}>
+                {translate(locale, "notify.dismiss")}
+              </button>
+            </p>
+          )}
+          {saved && (
+            <p class="banner" role="status" data-testid="download-saved">
+              {saved}
+              <button type="button" class="link" onClick={() => setSaved(null)}>
                 {translate(locale, "notify.dismiss")}
               </button>
             </p>

@@ -180,4 +180,7 @@ export const backend = {
   onSyncProgress: (handler: (progress: Progress) => void): Promise<Unlisten> => transport.listen("sync-progress", (p) => handler(p as Progress)),
   /** Calls `handler` when the marketplace refuses one of this device's changes. */
   onSyncRefused: (handler: (refusal: Refusal) => void): Promise<Unlisten> => transport.listen("sync-refused", (r) => handler(r as Refusal)),
+  /** In the app, where a file the front end saved (a CSV export) landed; browsers show their own. */
+  onDownloaded: (handler: (download: { path: string | null; success: boolean }) => void): Promise<Unlisten> =>
+    transport.listen("downloaded", (d) => handler(d as { path: string | null; success: boolean })),
 };

@@ -264,6 +264,8 @@ export const en = {
   "notify.new_orders": "{count} new orders",
   "notify.order_body": "{buyer} · {total}",
   "notify.dismiss": "Close",
+  "download.saved": "Saved to {path}",
+  "download.failed": "The file could not be saved.",
   "share.open": "Share",
   "share.title": "Order link: {title}",
   "share.not_synced": "The order link comes once this product has synced with the co-op.",

@@ -265,6 +265,8 @@ export const it: Messages = {
   "notify.new_orders": "{count} nuovi ordini",
   "notify.order_body": "{buyer} · {total}",
   "notify.dismiss": "Chiudi",
+  "download.saved": "Salvato in {path}",
+  "download.failed": "Non è stato possibile salvare il file.",
   "share.open": "Condividi",
   "share.title": "Link d'ordine: {title}",
   "share.not_synced": "Il link d'ordine arriva quando il prodotto è sincronizzato con la cooperativa.",

@@ -265,6 +265,8 @@ export const zhCN: Messages = {
   "notify.new_orders": "{count} 个新订单",
   "notify.order_body": "{buyer} · {total}",
   "notify.dismiss": "关闭",
+  "download.saved": "已保存到 {path}",
+  "download.failed": "文件没能保存。",
   "share.open": "分享",
   "share.title": "订购链接：{title}",
   "share.not_synced": "这个农产品同步到合作社后才有订购链接。",
