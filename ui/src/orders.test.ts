@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Order, OrderItem } from "./api";
-import { matchesConsole, NO_FILTER, nextActions, owed, sortOrders } from "./orders";
+import { farmerName, matchesConsole, NO_FILTER, nextActions, owed, sortOrders } from "./orders";
 
 function order(over: Partial<Order>): Order {
   return {
@@ -49,6 +49,11 @@ describe("the console's filters", () => {
     const items = [item({ id: "1" }, "farmer-a"), item({ id: "2" }, "farmer-b"), item({ id: "3" })];
     expect(items.filter((i) => matchesConsole(i, { ...NO_FILTER, farmer: "farmer-b" })).map((i) => i.order.id)).toEqual(["2"]);
     expect(items.filter((i) => matchesConsole(i, NO_FILTER))).toHaveLength(3);
+  });
+  it("name a farmer from the member list, or by a short id without it", () => {
+    const members = [{ id: "0198-aaaa-123456", role: "farmer" as const, name: "Zhang Wei 张伟", farm_url: null }];
+    expect(farmerName(members, "0198-aaaa-123456")).toBe("Zhang Wei 张伟");
+    expect(farmerName([], "0198-aaaa-123456")).toBe("#123456");
   });
   it("sort with a stable tie-break", () => {
     const items = [item({ id: "b", total: { minor: 5, currency: "CNY" } }), item({ id: "a", total: { minor: 5, currency: "CNY" } }), item({ id: "c", total: { minor: 9, currency: "CNY" } })];

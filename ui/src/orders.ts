@@ -1,6 +1,6 @@
 // What a person can do next with an order, and how orders are filtered and sorted on screen.
 // The Rust state machine (domain::order) decides; this only offers the buttons it would accept.
-import type { Order, OrderAction, OrderItem, OrderStatus } from "./api";
+import type { MemberInfo, Order, OrderAction, OrderItem, OrderStatus } from "./api";
 
 /** The steps offered for an order, the usual next one first. */
 export function nextActions(order: Order): OrderAction[] {
@@ -100,4 +100,10 @@ export function sortOrders(items: OrderItem[], key: SortKey, descending: boolean
 /** The UTC offset the backend's reports need, in minutes east of UTC (China: 480). */
 export function utcOffsetMinutes(at: Date = new Date()): number {
   return -at.getTimezoneOffset();
+}
+
+/** A farmer's name from the marketplace's member list, or a short form of the id when the list
+ *  could not be had (offline): the console's column and filter and the dashboard's chart. */
+export function farmerName(members: MemberInfo[], id: string): string {
+  return members.find((m) => m.id === id)?.name ?? `#${id.slice(-6)}`;
 }

@@ -46,9 +46,6 @@ pub async fn prepare_photo_base64(data: String) -> Result<PreparedPhoto, ClientE
 impl Client {
     /// Adds a photo (JPEG, PNG or WebP bytes) to a listing; works offline.
     pub fn add_photo(&self, listing: ListingId, bytes: &[u8]) -> Result<Listing, ClientError> {
-        if self.store().listing(listing)?.is_none() {
-            return Err(ClientError::NotFound);
-        }
         self.add_prepared_photo(listing, prepare_photo(bytes)?)
     }
 

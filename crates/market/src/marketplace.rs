@@ -321,28 +321,27 @@ impl Marketplace {
 
     /// Renames a device: one's own, or one of a member one manages.
     pub async fn rename_device(&self, actor: &Actor, id: DeviceId, name: &str) -> Result<(Device, Member)> {
-        let owner = self.device_owner(actor, id).await?;
-        let name = text::clean(name, MAX_NAME_CHARS, Lines::One).map_err(|e| invalid(Field::Name, e))?;
-        self.storage.rename_device(id, name).await?;
-        let (device, _) = self.devices(actor).await?.into_iter().find(|(device, _)| device.id == id).ok_or(MarketError::NotFound)?;
+        let (mut device, owner) = self.changeable_device(actor, id).await?;
+        device.name = text::clean(name, MAX_NAME_CHARS, Lines::One).map_err(|e| invalid(Field::Name, e))?;
+        self.storage.rename_device(id, device.name.clone()).await?;
         Ok((device, owner))
     }
 
-    /// Who owns device `id`, if `actor` may change it: their own, or a member they manage. A device
-    /// `actor` may not see is not found.
-    async fn device_owner(&self, actor: &Actor, id: DeviceId) -> Result<Member> {
+    /// Device `id` and its owner, if `actor` may change it: their own, or a member's they manage.
+    /// A device `actor` may not see is not found.
+    async fn changeable_device(&self, actor: &Actor, id: DeviceId) -> Result<(Device, Member)> {
         let devices = self.devices(actor).await?;
-        let (_, owner) = devices.into_iter().find(|(device, _)| device.id == id).ok_or(MarketError::NotFound)?;
+        let (device, owner) = devices.into_iter().find(|(device, _)| device.id == id).ok_or(MarketError::NotFound)?;
         if owner.id != actor.member_id && !actor.may_manage_members_with(owner.role) {
             return Err(MarketError::Forbidden);
         }
-        Ok(owner)
+        Ok((device, owner))
     }
 
     /// Revokes a device: its token stops working at once. `actor` is `None` for the operator.
     pub async fn revoke_device(&self, actor: Option<&Actor>, id: DeviceId) -> Result<()> {
         if let Some(actor) = actor {
-            self.device_owner(actor, id).await?;
+            self.changeable_device(actor, id).await?;
         }
         Ok(self.storage.revoke_device(id, self.now()).await?)
     }

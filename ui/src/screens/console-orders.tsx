@@ -10,7 +10,7 @@ import { SyncBar } from "../components/sync-bar";
 import { formatMoney, formatQuantity } from "../format";
 import { errorCode, useBackend } from "../hooks";
 import { useT } from "../i18n/context";
-import { matchesConsole, NO_FILTER, sortOrders, type ConsoleFilter, type SortKey, type StatusFilter } from "../orders";
+import { farmerName, matchesConsole, NO_FILTER, sortOrders, type ConsoleFilter, type SortKey, type StatusFilter } from "../orders";
 import { destination } from "./orders";
 
 const STATUSES: StatusFilter[] = ["all", "open", "placed", "confirmed", "packed", "ready_for_pickup", "shipped", "delivered", "cancelled", "declined"];
@@ -23,11 +23,6 @@ interface Data {
   status: DeviceStatus;
   /** Farmers' names come from the marketplace; offline the console shows a short id instead. */
   members: MemberInfo[];
-}
-
-/** A farmer's name, or a short form of the id when the marketplace could not be asked. */
-function farmerName(members: MemberInfo[], id: string): string {
-  return members.find((m) => m.id === id)?.name ?? `#${id.slice(-6)}`;
 }
 
 export function ConsoleOrdersScreen(props: { refresh: number }) {

@@ -9,7 +9,7 @@ import { ErrorBanner } from "../components/error-banner";
 import { formatMoney } from "../format";
 import { useBackend } from "../hooks";
 import { useT } from "../i18n/context";
-import { utcOffsetMinutes } from "../orders";
+import { farmerName, utcOffsetMinutes } from "../orders";
 
 const WINDOWS = [7, 30, 90] as const;
 
@@ -24,7 +24,7 @@ export function EarningsScreen(props: { perFarmer?: boolean }) {
   const members = useBackend(() => (props.perFarmer ? backend.members().catch((): MemberInfo[] => []) : Promise.resolve([])), [props.perFarmer]);
   const data = loaded.data;
   const farmerLabel = (key: string) =>
-    key === UNKNOWN_FARMER ? t("earnings.farmer_unknown") : (members.data?.find((m) => m.id === key)?.name ?? `#${key.slice(-6)}`);
+    key === UNKNOWN_FARMER ? t("earnings.farmer_unknown") : farmerName(members.data ?? [], key);
   const dayLabel = (key: string) =>
     new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", timeZone: "UTC" }).format(new Date(`${key}T00:00:00Z`));
   return (
