@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use tests::{Guard, MarketServer, ServerProcess, VirtualDisplay, artifacts_dir, free_port, http_get, http_head_of_get, required_env, wait_for_port, wait_until};
 
@@ -58,7 +59,7 @@ impl Driver {
         let client = ClientBuilder::rustls()?.capabilities(capabilities).connect(&self.url).await?;
         client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=tab-produce]")).await?;
         // The language is a saved preference; choose Chinese explicitly so the test reads one language.
-        client.find(Locator::Css("[data-testid=language]")).await?.select_by_value("zh-CN").await?;
+        choose(&client, "language", "zh-CN").await?;
         // The app opens on Today; these tests work on "My produce".
         client.find(Locator::Css("[data-testid=tab-produce]")).await?.click().await?;
         client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=add-produce]")).await?;
@@ -66,14 +67,40 @@ impl Driver {
     }
 }
 
-async fn fill(client: &Client, name: &str, value: &str) -> anyhow::Result<()> {
-    let input = client.find(Locator::Css(&format!("[name={name}]"))).await?;
-    input.clear().await?;
-    // WebKitWebDriver refuses an empty text as "missing"; clearing already did the work.
-    if !value.is_empty() {
-        input.send_keys(value).await?;
+/// Runs a find-then-act interaction again while the screen is still rendering what it acts on: a
+/// screen that finishes loading its data replaces elements (a stale reference) or adds a select's
+/// options (none to choose yet). Any other error, or one that outlasts [`WAIT`], is returned.
+async fn settled<F, Fut>(mut act: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), CmdError>>,
+{
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match act().await {
+            Ok(()) => return Ok(()),
+            Err(CmdError::Standard(error))
+                if std::time::Instant::now() < deadline
+                    && matches!(
+                        error.error,
+                        ErrorStatus::StaleElementReference | ErrorStatus::NoSuchElement | ErrorStatus::ElementNotInteractable | ErrorStatus::InvalidElementState
+                    ) => {}
+            Err(error) => return Err(error.into()),
+        }
     }
-    Ok(())
+}
+
+async fn fill(client: &Client, name: &str, value: &str) -> anyhow::Result<()> {
+    settled(|| async {
+        let input = client.find(Locator::Css(&format!("[name={name}]"))).await?;
+        input.clear().await?;
+        // WebKitWebDriver refuses an empty text as "missing"; clearing already did the work.
+        if !value.is_empty() {
+            input.send_keys(value).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn text_of(client: &Client, css: &str) -> anyhow::Result<String> {
@@ -319,8 +346,7 @@ async fn buyer_order(market: &MarketServer, key: &str, name: &str, phone: &str, 
 
 /// Chooses `value` in the `<select>` marked `testid`.
 async fn choose(client: &Client, testid: &str, value: &str) -> anyhow::Result<()> {
-    client.find(Locator::Css(&format!("[data-testid={testid}]"))).await?.select_by_value(value).await?;
-    Ok(())
+    settled(|| async { client.find(Locator::Css(&format!("[data-testid={testid}]"))).await?.select_by_value(value).await }).await
 }
 
 /// Waits until exactly `count` order rows are shown (with `status`, if given).

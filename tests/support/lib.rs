@@ -89,9 +89,7 @@ pub struct VirtualDisplay {
 
 impl VirtualDisplay {
     pub fn start() -> anyhow::Result<VirtualDisplay> {
-        let number = (99..200)
-            .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-            .context("no free X display number")?;
+        let number = (99..200).find(|n| !display_taken(*n)).context("no free X display number")?;
         let display = format!(":{number}");
         let mut server = Guard::spawn(
             "Xvfb",
@@ -108,6 +106,23 @@ impl VirtualDisplay {
     /// The value for `DISPLAY`.
     pub fn name(&self) -> &str {
         &self.display
+    }
+}
+
+/// Whether X display `n` is in use: its lock file names a running process. A killed server leaves
+/// its lock and socket behind (a test that times out is killed); those are cleared here, as an X
+/// server clears a stale lock, so they do not use up the display numbers one run after another.
+fn display_taken(n: u32) -> bool {
+    let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    match std::fs::read_to_string(&lock).ok().and_then(|pid| pid.trim().parse::<u32>().ok()) {
+        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => true,
+        Some(_) => {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(&socket);
+            false
+        }
+        None => lock.exists() || socket.exists(),
     }
 }
 
