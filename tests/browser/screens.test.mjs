@@ -5,7 +5,7 @@
 // The farmer takes two walk-up orders by hand, confirms one and syncs; the co-op's laptop then
 // sees both, filters and searches them, moves them along in bulk (one refusal included), prints
 // and exports the pick list, syncs the new statuses back to the server, adds a farmer whose
-// pairing code then pairs a phone, and revokes that phone.
+// new phone pairs by a photo of the QR code, and revokes that phone.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -281,27 +281,59 @@ test("the co-op's day on the laptop: filter and search, bulk steps with a refusa
       60_000,
     );
 
-    // Farmers: add one and read out the code; it pairs a phone once; revoking the phone locks it out.
+    // Farmers: add one and show his code; his new phone pairs by photographing the QR code on
+    // the laptop's screen; the code works once; revoking the phone locks it out.
     await page.getByTestId("tab-farmers").click();
     await page.getByTestId("farmer-name").fill("王芳 Wang Fang");
     await page.getByTestId("add-farmer").click();
     const digits = (await page.getByTestId("pairing-digits").textContent()).replace(/\s/g, "");
     assert.match(digits, /^\d{8}$/);
-    await page.getByTestId("pairing-qr").waitFor();
-    const pair = (code) =>
-      fetch(`${server.base}/api/v1/pair`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code, device_name: "Wang's phone" }) });
-    const paired = await pair(digits);
-    assert.equal(paired.status, 201);
-    const { token: wangsToken } = await paired.json();
-    assert.equal((await pair(digits)).status, 400, "a pairing code works once");
-    const me = () => fetch(`${server.base}/api/v1/me`, { headers: { authorization: `Bearer ${wangsToken}` } });
-    assert.equal((await me()).status, 200);
-    await page.getByTestId("tab-console").click();
-    await page.getByTestId("tab-farmers").click();
-    const wangsPhone = page.getByTestId("device-row").filter({ hasText: "Wang's phone" });
-    await wangsPhone.getByTestId("revoke").click();
-    await waitFor(async () => (await wangsPhone.getAttribute("data-revoked")) === "true", "the phone shows as revoked");
-    assert.equal((await me()).status, 401, "a revoked device's token is refused");
+    const photoOfCode = await page.getByTestId("pairing-qr").screenshot();
+    const photoOfDigits = await page.getByTestId("pairing-digits").screenshot();
+    const wangsApp = await startApp(server, { code: null });
+    try {
+      const phone = await phoneContext(browser, "en");
+      const wang = await open(phone, wangsApp.base, "en");
+      await wang.getByTestId("tab-settings").click();
+      await wang.getByTestId("open-pairing").click();
+      const scan = (name, buffer) => wang.getByTestId("pair-scan-input").setInputFiles({ name, mimeType: "image/png", buffer });
+      await scan("digits.png", photoOfDigits);
+      await waitFor(async () => (await wang.getByTestId("pair-error").count()) > 0, "a picture without a code is refused");
+      assert.match(await wang.getByTestId("pair-error").textContent(), /No code found/);
+      await scan("code.png", photoOfCode);
+      await wang.getByTestId("pair-scanned").waitFor();
+      assert.equal(await wang.getByTestId("pair-error").count(), 0);
+      assert.equal(await wang.locator("input[name=server]").inputValue(), server.base, "the QR code carries the server's address");
+      assert.equal(await wang.locator("input[name=code]").inputValue(), digits, "and the code shown beside it");
+      assert.deepEqual(await accessibilityProblems(wang), [], "pairing sheet: accessibility");
+      await wang.screenshot({ path: join(shots, "phone-pairing-scanned-en.png"), fullPage: true });
+      await wang.locator("input[name=device_name]").fill("Wang's phone");
+      await wang.getByTestId("pair-submit").click();
+      // Paired, a farmer's app opens on Today.
+      await wang.getByTestId("today-waiting").waitFor();
+      await wang.getByTestId("tab-settings").click();
+      await wang.getByTestId("account").waitFor();
+      assert.match(await wang.getByTestId("account").textContent(), /王芳 Wang Fang/);
+
+      const pair = (code) =>
+        fetch(`${server.base}/api/v1/pair`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code, device_name: "Another phone" }) });
+      assert.equal((await pair(digits)).status, 400, "a pairing code works once");
+      await page.getByTestId("tab-console").click();
+      await page.getByTestId("tab-farmers").click();
+      const wangsPhone = page.getByTestId("device-row").filter({ hasText: "Wang's phone" });
+      await wangsPhone.getByTestId("revoke").click();
+      await waitFor(async () => (await wangsPhone.getAttribute("data-revoked")) === "true", "the phone shows as revoked");
+      await wang.getByTestId("tab-today").click();
+      await wang.getByTestId("sync-now").click();
+      await waitFor(
+        async () => (await wang.getByTestId("sync-status").textContent()).includes("signed out"),
+        "the revoked phone is told it was signed out",
+        30_000,
+      );
+      await phone.close();
+    } finally {
+      wangsApp.stop();
+    }
 
     for (const locale of ["en", "zh-CN"]) {
       const context = await laptopContext(browser, locale);

@@ -56,8 +56,11 @@ function device(args) {
  */
 export async function startApp(server, { code = server.demo.farmer.pairing_code, name = "Zhang's phone" } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "fieldcast-device-"));
-  await device(["--data-dir", dataDir, "pair", "--server", server.base, "--code", code, "--name", name]);
-  await device(["--data-dir", dataDir, "sync", "--timeout", "60"]);
+  // `code: null` starts a device that is not paired yet, as a new phone is.
+  if (code !== null) {
+    await device(["--data-dir", dataDir, "pair", "--server", server.base, "--code", code, "--name", name]);
+    await device(["--data-dir", dataDir, "sync", "--timeout", "60"]);
+  }
   const ui = process.env.FIELDCAST_UI_DIST ?? join(import.meta.dirname, "../../ui/dist");
   const child = spawn(process.env.FIELDCAST_DEVICE_BIN, ["--data-dir", dataDir, "serve-ui", "--addr", "127.0.0.1:0", "--ui", ui], {
     stdio: ["ignore", "pipe", "inherit"],

@@ -53,6 +53,9 @@ pub enum Call {
     Devices,
     RevokeDevice { device_id: DeviceId },
     Pair { server_url: String, code: String, device_name: String },
+    /// A photo of the co-op's pairing QR code, as base64 of the file's bytes: the server address
+    /// and code it carries, to fill in the pairing form.
+    ReadPairingCode { data_base64: String },
     /// Online only.
     RenameDevice { name: String },
     /// Removes the pairing and the co-op's data from this device (refused while changes wait).
@@ -108,6 +111,7 @@ impl Call {
                 sync.trigger(Trigger::SyncNow);
                 json(account)
             }
+            Call::ReadPairingCode { data_base64 } => json(crate::photos::read_pairing_code_base64(data_base64).await?),
             Call::SignOut => {
                 client.sign_out()?;
                 Value::Null

@@ -2,6 +2,8 @@
 //! `photo` pipeline (upright, metadata gone, 1280 px and a thumbnail), kept in the data directory
 //! under their content hash, and named in a `listing.photo` change. Sync uploads the file before it
 //! pushes the change, so the same photo sent twice (a retry) is stored once on the server too.
+//!
+//! A photo of the co-op's pairing QR code is read here too ([`read_pairing_code_base64`]).
 
 use std::path::PathBuf;
 
@@ -10,6 +12,7 @@ use domain::error::{Error as DomainError, Field, FieldError};
 use domain::ids::ListingId;
 use domain::listing::{Listing, PhotoRef};
 use domain::mutation::Mutation;
+use domain::pairing::PairingLink;
 
 use crate::{Client, ClientError};
 
@@ -39,6 +42,28 @@ pub async fn prepare_photo_base64(data: String) -> Result<PreparedPhoto, ClientE
     work.await.unwrap_or_else(|error| {
         // A decoder that panics on a crafted file: that file is not a photo we can take.
         tracing::error!(%error, "processing a photo failed");
+        Err(invalid_photo(DomainError::InvalidPhoto))
+    })
+}
+
+/// Reads the co-op's pairing link from a photo of its QR code (base64 of the file's bytes), on a
+/// blocking thread like [`prepare_photo_base64`]. Of several codes in the picture the first
+/// pairing link wins; a picture with codes but none of ours is `not_a_pairing_code`.
+pub async fn read_pairing_code_base64(data: String) -> Result<PairingLink, ClientError> {
+    let refused = |error| ClientError::Invalid(vec![FieldError::new(Field::Code, error)]);
+    let work = tokio::task::spawn_blocking(move || {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
+        if bytes.len() > MAX_INPUT_BYTES {
+            return Err(invalid_photo(DomainError::TooLarge));
+        }
+        let texts = photo::qr::read(&bytes).map_err(|_| invalid_photo(DomainError::InvalidPhoto))?;
+        if texts.is_empty() {
+            return Err(refused(DomainError::NoCodeInPicture));
+        }
+        texts.iter().find_map(|text| PairingLink::parse(text).ok()).ok_or_else(|| refused(DomainError::NotAPairingCode))
+    });
+    work.await.unwrap_or_else(|error| {
+        tracing::error!(%error, "reading a code from a picture failed");
         Err(invalid_photo(DomainError::InvalidPhoto))
     })
 }

@@ -341,3 +341,35 @@ fn pulled_orders_count_as_arrivals_only_when_new_placed_and_after_the_first_sync
     let farmers: Vec<_> = client.list_orders().unwrap().iter().map(|item| item.farmer_id).collect();
     assert_eq!(farmers, [Some(domain::ids::MemberId(Uuid::from_u128(2))); 3]);
 }
+
+/// A PNG of a QR code of `text`, as base64, the way the front end sends a picked file.
+fn qr_png_base64(text: &str) -> String {
+    use base64::Engine as _;
+    let symbol = qrcode::QrCode::new(text.as_bytes()).unwrap().render::<image::Luma<u8>>().module_dimensions(5, 5).build();
+    let mut png = std::io::Cursor::new(Vec::new());
+    symbol.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(png.into_inner())
+}
+
+#[tokio::test]
+async fn a_photo_of_the_pairing_code_gives_the_server_and_the_code_and_others_are_told_apart() {
+    use crate::photos::read_pairing_code_base64;
+    let link = domain::pairing::PairingLink { server_url: "http://192.168.1.20:8080".into(), code: "48213377".into() };
+    assert_eq!(read_pairing_code_base64(qr_png_base64(&link.to_uri())).await.unwrap(), link);
+
+    let code_of = |error: ClientError| ApiError::from(&error).fields.first().map(|f| f.code.clone());
+    let shop = read_pairing_code_base64(qr_png_base64("https://shop.example/corn")).await.unwrap_err();
+    assert_eq!(code_of(shop).as_deref(), Some("not_a_pairing_code"));
+    let blank = {
+        use base64::Engine as _;
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::GrayImage::from_pixel(200, 200, image::Luma([255])).write_to(&mut png, image::ImageFormat::Png).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(png.into_inner())
+    };
+    let nothing = read_pairing_code_base64(blank).await.unwrap_err();
+    assert_eq!(code_of(nothing).as_deref(), Some("no_code_in_picture"));
+    for garbage in ["not base64!".to_owned(), "aGVsbG8=".to_owned()] {
+        let error = read_pairing_code_base64(garbage).await.unwrap_err();
+        assert_eq!(code_of(error).as_deref(), Some("invalid_photo"));
+    }
+}

@@ -80,6 +80,10 @@ pub enum Error {
     InvalidDate,
     #[error("not a valid photo")]
     InvalidPhoto,
+    #[error("no code could be read in this picture")]
+    NoCodeInPicture,
+    #[error("this is not a Fieldcast pairing code")]
+    NotAPairingCode,
 }
 
 impl Error {
@@ -120,6 +124,8 @@ impl Error {
             Error::StreamEnded => "stream_ended",
             Error::InvalidDate => "invalid_date",
             Error::InvalidPhoto => "invalid_photo",
+            Error::NoCodeInPicture => "no_code_in_picture",
+            Error::NotAPairingCode => "not_a_pairing_code",
         }
     }
 }
@@ -175,6 +181,8 @@ impl Error {
             Error::StreamEnded,
             Error::InvalidDate,
             Error::InvalidPhoto,
+            Error::NoCodeInPicture,
+            Error::NotAPairingCode,
         ]
     }
 }

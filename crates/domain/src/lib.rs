@@ -16,6 +16,7 @@ pub mod live;
 pub mod money;
 pub mod mutation;
 pub mod order;
+pub mod pairing;
 pub mod quantity;
 pub mod report;
 pub mod sync;

@@ -4,12 +4,16 @@
 //! thumbnail, and encode both as JPEG. The content hash of the large JPEG names the photo, so the
 //! same photo sent twice is stored once.
 //!
+//! [`qr`] reads QR codes from a picture (the co-op's pairing code, photographed).
+//!
 //! Pure computation over bytes: no files, no clock.
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use sha2::{Digest, Sha256};
+
+pub mod qr;
 
 /// The long edge of the photo buyers see.
 pub const FULL_EDGE: u32 = 1280;

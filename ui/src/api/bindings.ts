@@ -527,9 +527,22 @@ export type DeviceInfo = { id: DeviceId, member_id: MemberId, member_name: strin
 export type OrderArrival = { order_id: OrderId, buyer_name: string, total: Money, channel: Channel, };
 
 /**
+ * What a pairing QR code says.
+ */
+export type PairingLink = { 
+/**
+ * The marketplace's address, `http://` or `https://`.
+ */
+server_url: string, 
+/**
+ * The one-time code, digits only.
+ */
+code: string, };
+
+/**
  * One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.
  */
-export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "add_photo", "args": { listing_id: ListingId, data_base64: string, } } | { "command": "photo", "args": { sha256: string, full: boolean, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "step_order", "args": { id: OrderId, action: OrderAction, reason: string | null, } } | { "command": "step_orders", "args": { ids: Array<OrderId>, action: OrderAction, } } | { "command": "record_payment", "args": { id: OrderId, amount: string, } } | { "command": "sell", "args": { input: SaleInput, } } | { "command": "preview_sale", "args": { listing_id: ListingId, quantity: string, } } | { "command": "pickup_points" } | { "command": "today", "args": { offset_minutes: number, } } | { "command": "earnings", "args": { offset_minutes: number, days: number, } } | { "command": "pick_list", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "pick_list_csv", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "export_orders_csv" } | { "command": "device_status" } | { "command": "members" } | { "command": "add_farmer", "args": { name: string, } } | { "command": "new_pairing_code", "args": { member_id: MemberId, } } | { "command": "devices" } | { "command": "revoke_device", "args": { device_id: DeviceId, } } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "rename_device", "args": { name: string, } } | { "command": "sign_out" } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
+export type Call = { "command": "list_produce" } | { "command": "add_produce", "args": { input: ListingInput, } } | { "command": "edit_produce", "args": { id: ListingId, input: ListingInput, } } | { "command": "add_photo", "args": { listing_id: ListingId, data_base64: string, } } | { "command": "photo", "args": { sha256: string, full: boolean, } } | { "command": "pause_produce", "args": { id: ListingId, } } | { "command": "resume_produce", "args": { id: ListingId, } } | { "command": "list_orders" } | { "command": "step_order", "args": { id: OrderId, action: OrderAction, reason: string | null, } } | { "command": "step_orders", "args": { ids: Array<OrderId>, action: OrderAction, } } | { "command": "record_payment", "args": { id: OrderId, amount: string, } } | { "command": "sell", "args": { input: SaleInput, } } | { "command": "preview_sale", "args": { listing_id: ListingId, quantity: string, } } | { "command": "pickup_points" } | { "command": "today", "args": { offset_minutes: number, } } | { "command": "earnings", "args": { offset_minutes: number, days: number, } } | { "command": "pick_list", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "pick_list_csv", "args": { point_id: PickupPointId, date: string, offset_minutes: number, } } | { "command": "export_orders_csv" } | { "command": "device_status" } | { "command": "members" } | { "command": "add_farmer", "args": { name: string, } } | { "command": "new_pairing_code", "args": { member_id: MemberId, } } | { "command": "devices" } | { "command": "revoke_device", "args": { device_id: DeviceId, } } | { "command": "pair", "args": { server_url: string, code: string, device_name: string, } } | { "command": "read_pairing_code", "args": { data_base64: string, } } | { "command": "rename_device", "args": { name: string, } } | { "command": "sign_out" } | { "command": "sync_now" } | { "command": "sync_progress" } | { "command": "network_changed", "args": { online: boolean, } } | { "command": "go_live", "args": { input: StreamInput, } } | { "command": "feature_product", "args": { stream_id: StreamId, listing_id: ListingId, } } | { "command": "end_stream", "args": { stream_id: StreamId, } };
 
 /** Every code a domain rule can refuse with; each has a message in every language. */
 export const DOMAIN_ERROR_CODES = [
@@ -567,4 +580,6 @@ export const DOMAIN_ERROR_CODES = [
   "stream_ended",
   "invalid_date",
   "invalid_photo",
+  "no_code_in_picture",
+  "not_a_pairing_code",
 ] as const;

@@ -28,6 +28,7 @@ import type {
   OrderId,
   OrderItem,
   PairingInfo,
+  PairingLink,
   PickList,
   PickupPointId,
   PickupPointInfo,
@@ -160,6 +161,8 @@ export const backend = {
   revokeDevice: (deviceId: DeviceId) => call<void>({ command: "revoke_device", args: { device_id: deviceId } }),
   pair: (serverUrl: string, code: string, deviceName: string) =>
     call<AccountInfo>({ command: "pair", args: { server_url: serverUrl, code, device_name: deviceName } }),
+  /** A photo of the co-op's pairing QR code: the server address and code it carries. */
+  readPairingCode: async (file: Blob) => call<PairingLink>({ command: "read_pairing_code", args: { data_base64: await base64Of(file) } }),
   renameDevice: (name: string) => call<AccountInfo>({ command: "rename_device", args: { name } }),
   signOut: () => call<void>({ command: "sign_out" }),
   syncNow: () => call<void>({ command: "sync_now" }),

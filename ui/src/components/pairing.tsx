@@ -1,4 +1,6 @@
-// Connecting this device to a co-op: the server address and the 8-digit code from the co-op.
+// Connecting this device to a co-op: the server address and the 8-digit code from the co-op,
+// typed in or read from a photo of the co-op's QR code (on a phone the file input opens the
+// camera; the backend finds the code in the picture).
 import { useState } from "preact/hooks";
 
 import { backend, BackendError, type AccountInfo } from "../api";
@@ -12,6 +14,27 @@ export function Pairing(props: { account: AccountInfo | null; onPaired: () => vo
   const [name, setName] = useState("");
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [scanning, setScanning] = useState(false);
+  const [scanned, setScanned] = useState(false);
+
+  const scan = async (file: File | undefined) => {
+    if (!file) return;
+    setScanning(true);
+    setScanned(false);
+    try {
+      const link = await backend.readPairingCode(file);
+      setServer(link.server_url);
+      setCode(link.code);
+      setFailure(null);
+      setScanned(true);
+    } catch (error) {
+      // A picture without a code and a code that is not ours are told apart by the field's code.
+      const api = error instanceof BackendError ? error.api : null;
+      setFailure(api?.fields[0]?.code ?? api?.code ?? "unexpected");
+    } finally {
+      setScanning(false);
+    }
+  };
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -40,6 +63,16 @@ export function Pairing(props: { account: AccountInfo | null; onPaired: () => vo
           {t(isMessageKey(failureKey) ? failureKey : "error.unexpected")}
         </p>
       )}
+      {scanned && (
+        <p class="banner" role="status" data-testid="pair-scanned">
+          {t("pair.scanned")}
+        </p>
+      )}
+      <label class="secondary scan" data-testid="pair-scan">
+        <span aria-hidden="true">▣</span> {t(scanning ? "pair.scanning" : "pair.scan")}
+        {/* capture: a phone opens its camera; a laptop offers a file. */}
+        <input type="file" accept="image/*" capture="environment" class="visually-hidden" data-testid="pair-scan-input" disabled={scanning} onChange={(e) => void scan(e.currentTarget.files?.[0])} />
+      </label>
       <label class="field">
         <span>{t("pair.server")}</span>
         <input name="server" value={server} onInput={(e) => setServer(e.currentTarget.value)} onChange={(e) => setServer(e.currentTarget.value)} inputMode="url" placeholder="https://" autocomplete="url" />

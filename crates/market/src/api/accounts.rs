@@ -29,9 +29,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub fn pairing_view(state: &AppState, issued: IssuedCode) -> PairingView {
-    let link = format!("fieldcast:pair?server={}&code={}", state.public_url(), issued.code);
+    let link = domain::pairing::PairingLink { server_url: state.public_url().to_owned(), code: issued.code.clone() };
     PairingView {
-        qr_svg: crate::qr::svg(&link),
+        qr_svg: crate::qr::svg(&link.to_uri()),
         code: issued.code,
         member: MemberView::new(issued.member, state.public_url()),
         expires_at: issued.expires_at,
