@@ -1,7 +1,8 @@
 // Live selling in real Chromium against the real server: the farmer's Go Live screen (the app's
 // front end over the device bridge, Chromium's fake camera) publishes over WHIP, two buyers watch
 // over WHEP on the live page, see the featured product change when the farmer taps it, and one
-// buyer's order from the card lowers the stock the other buyer and the farmer see.
+// buyer's order from the card lowers the stock the other buyer and the farmer see, and counts in
+// the farmer's sales of that stream.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
@@ -192,6 +193,7 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
   const orders = await api("/orders");
   const order = orders.body.items.find((o) => o.buyer.name === "李明");
   assert.equal(order.channel, "live");
+  assert.deepEqual(order.stream, { id: watchUrl.split("/").pop(), title: "Corn harvest" }, "the order names the stream it came from");
 
   // The farmer ends the stream: both pages say so.
   await farmer.getByTestId("end-live").tap();
@@ -199,6 +201,14 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
   for (const page of buyers) {
     await waitFor(async () => (await page.locator("#live-notice").innerText()).length > 0 && !(await page.locator("#live-notice").isHidden()), "the page says the stream ended");
   }
+
+  // Once the phone has synced, the farmer's Earnings counts the order under the stream.
+  await farmer.getByTestId("tab-today").tap();
+  await farmer.getByTestId("sync-now").tap();
+  await farmer.getByTestId("tab-earnings").tap();
+  const perStream = farmer.getByTestId("chart-streams");
+  await waitFor(async () => (await perStream.count()) > 0 && (await perStream.innerText()).includes("Corn harvest"), "Earnings shows the stream's sales", 30_000);
+  await farmer.screenshot({ path: join(artifacts, "earnings-per-stream-en.png"), fullPage: true });
   await farmerContext.close();
 });
 

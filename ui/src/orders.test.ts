@@ -18,6 +18,7 @@ function order(over: Partial<Order>): Order {
     shortfall: 0,
     created_at: Date.UTC(2026, 10, 21, 4),
     updated_at: 0,
+    stream: null,
     ...over,
   };
 }

@@ -10,7 +10,7 @@ use domain::live::{LiveStatus, StreamInput};
 use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, PhotoRef};
 use domain::money::{Currency, Money};
 use domain::pairing::PairingLink;
-use domain::order::{Buyer, Channel, Fulfilment, Order, OrderAction, OrderLine, OrderStatus, PaymentMethod};
+use domain::order::{Buyer, Channel, Fulfilment, Order, OrderAction, OrderLine, OrderStatus, PaymentMethod, StreamRef};
 use domain::quantity::{OrderRules, Quantity, Unit};
 use domain::report::{Bucket, Destination, Earnings, PackGroup, PackItem, PickRow, Today};
 use domain::time::Timestamp;
@@ -50,7 +50,7 @@ pub fn typescript() -> String {
         Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
         DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
         StreamId, StreamInput, LiveStatus, LiveStream, Destination, PackItem, PackGroup, Today, Bucket, Earnings, PickRow,
-        PickList, BulkRefusal, BulkOutcome, MemberId, DeviceId, MemberInfo, PairingInfo, NewFarmer, DeviceInfo, OrderArrival, PairingLink, Call,
+        PickList, BulkRefusal, BulkOutcome, MemberId, DeviceId, MemberInfo, PairingInfo, NewFarmer, DeviceInfo, OrderArrival, PairingLink, StreamRef, Call,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");
     out.push_str("export const DOMAIN_ERROR_CODES = [\n");

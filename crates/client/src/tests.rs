@@ -322,6 +322,7 @@ fn pulled_orders_count_as_arrivals_only_when_new_placed_and_after_the_first_sync
             shortfall: domain::quantity::Quantity::ZERO,
             created_at: Timestamp(1),
             updated_at: Timestamp(1),
+            stream: None,
         },
         farmer_id: domain::ids::MemberId(Uuid::from_u128(2)),
         version: 1,

@@ -9,7 +9,7 @@
 use crate::error::{Error, Field, FieldError};
 use crate::ids::OrderId;
 use crate::listing::Listing;
-use crate::order::{Buyer, Channel, Fulfilment, NewOrder, Order, OrderAction, OrderLine, PaymentMethod};
+use crate::order::{Buyer, Channel, Fulfilment, NewOrder, Order, OrderAction, OrderLine, PaymentMethod, StreamRef};
 use crate::quantity::Quantity;
 use crate::time::Timestamp;
 
@@ -24,6 +24,8 @@ pub struct OrderRequest {
     pub payment_method: PaymentMethod,
     pub channel: Channel,
     pub note: String,
+    /// The live stream ordered from (channel `live`), checked by the caller.
+    pub stream: Option<StreamRef>,
 }
 
 /// Places `request` against `listing`: checks the order, then takes the stock. On any refusal the
@@ -31,7 +33,7 @@ pub struct OrderRequest {
 pub fn place(listing: &mut Listing, request: OrderRequest, now: Timestamp) -> Result<Order, Vec<FieldError>> {
     let quantity = request.quantity;
     let line = OrderLine::price(listing, quantity).map_err(|e| vec![FieldError::new(Field::Quantity, e)])?;
-    let order = Order::new(
+    let mut order = Order::new(
         NewOrder {
             id: request.id,
             lines: vec![line],
@@ -44,6 +46,7 @@ pub fn place(listing: &mut Listing, request: OrderRequest, now: Timestamp) -> Re
         now,
     )?;
     listing.take(quantity, now).map_err(|e| vec![FieldError::new(Field::Quantity, e)])?;
+    order.stream = request.stream;
     Ok(order)
 }
 
@@ -197,6 +200,7 @@ mod tests {
             payment_method: PaymentMethod::CashAtPickup,
             channel: Channel::OrderLink,
             note: String::new(),
+            stream: None,
         }
     }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Field, FieldError, Problems};
-use crate::ids::{ListingId, OrderId, PickupPointId};
+use crate::ids::{ListingId, OrderId, PickupPointId, StreamId};
 use crate::listing::Listing;
 use crate::money::Money;
 use crate::quantity::{Quantity, Unit};
@@ -284,6 +284,16 @@ pub struct Order {
     pub shortfall: Quantity,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The live stream the buyer ordered from, for sales per stream; `None` for every other order.
+    #[serde(default)]
+    pub stream: Option<StreamRef>,
+}
+
+/// A live stream as an order remembers it: its title as it was when the buyer ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct StreamRef {
+    pub id: StreamId,
+    pub title: String,
 }
 
 impl Order {
@@ -318,6 +328,7 @@ impl Order {
             shortfall: Quantity::ZERO,
             created_at: now,
             updated_at: now,
+            stream: None,
         })
     }
 

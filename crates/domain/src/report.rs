@@ -120,6 +120,9 @@ pub struct Earnings {
     /// Largest first; keys are farmers' member ids, or [`UNKNOWN_FARMER`] for orders whose farmer
     /// the device does not know yet. The labels are the keys: names live with the marketplace.
     pub by_farmer: Vec<Bucket>,
+    /// Largest first; keys are stream ids, labels the streams' titles. Only orders placed from
+    /// a live stream count here.
+    pub by_stream: Vec<Bucket>,
     /// Orders in another currency than the co-op's, left out of every figure.
     pub skipped_other_currency: u32,
 }
@@ -148,6 +151,7 @@ pub fn earnings(orders: &[Order], farmer_of: impl Fn(OrderId) -> Option<MemberId
     let mut by_product: BTreeMap<String, (String, i64, u32)> = BTreeMap::new();
     let mut by_channel: BTreeMap<&'static str, (i64, u32)> = BTreeMap::new();
     let mut by_farmer: BTreeMap<String, (i64, u32)> = BTreeMap::new();
+    let mut by_stream: BTreeMap<String, (String, i64, u32)> = BTreeMap::new();
     let (mut total, mut paid, mut count, mut skipped) = (0i64, 0i64, 0u32, 0u32);
     for order in orders.iter().filter(|o| is_sale(o)) {
         if order.total.currency != currency {
@@ -171,11 +175,19 @@ pub fn earnings(orders: &[Order], farmer_of: impl Fn(OrderId) -> Option<MemberId
         let farmer = by_farmer.entry(farmer_of(order.id).map_or_else(|| UNKNOWN_FARMER.to_owned(), |id| id.to_string())).or_default();
         farmer.0 += order.total.minor;
         farmer.1 += 1;
+        if let Some(stream) = &order.stream {
+            let entry = by_stream.entry(stream.id.to_string()).or_insert_with(|| (stream.title.clone(), 0, 0));
+            entry.1 += order.total.minor;
+            entry.2 += 1;
+        }
     }
     let money = |minor| Money::new(minor, currency);
-    let mut products: Vec<Bucket> =
-        by_product.into_iter().map(|(key, (label, minor, orders))| Bucket { key, label, amount: money(minor), orders }).collect();
-    products.sort_by(|a, b| b.amount.minor.cmp(&a.amount.minor).then_with(|| a.key.cmp(&b.key)));
+    let labelled = |buckets: BTreeMap<String, (String, i64, u32)>| {
+        let mut ranked: Vec<Bucket> =
+            buckets.into_iter().map(|(key, (label, minor, orders))| Bucket { key, label, amount: money(minor), orders }).collect();
+        ranked.sort_by(|a, b| b.amount.minor.cmp(&a.amount.minor).then_with(|| a.key.cmp(&b.key)));
+        ranked
+    };
     let ranked = |buckets: BTreeMap<String, (i64, u32)>| {
         let mut ranked: Vec<Bucket> =
             buckets.into_iter().map(|(key, (minor, orders))| Bucket { label: key.clone(), key, amount: money(minor), orders }).collect();
@@ -188,9 +200,10 @@ pub fn earnings(orders: &[Order], farmer_of: impl Fn(OrderId) -> Option<MemberId
         paid: money(paid),
         orders: count,
         by_day: by_day.into_iter().map(|(key, (minor, orders))| Bucket { label: key.clone(), key, amount: money(minor), orders }).collect(),
-        by_product: products,
+        by_product: labelled(by_product),
         by_channel: channels,
         by_farmer: ranked(by_farmer),
+        by_stream: labelled(by_stream),
         skipped_other_currency: skipped,
     }
 }
@@ -284,6 +297,7 @@ mod tests {
             shortfall: Quantity::ZERO,
             created_at: Timestamp(at),
             updated_at: Timestamp(at),
+            stream: None,
         }
     }
 
@@ -347,6 +361,28 @@ mod tests {
         assert_eq!(earnings.by_channel.iter().map(|b| (b.key.as_str(), b.amount.minor)).collect::<Vec<_>>(), [("live", 1500), ("order_link", 600)]);
         let farmers: Vec<(String, i64, u32)> = earnings.by_farmer.iter().map(|b| (b.key.clone(), b.amount.minor, b.orders)).collect();
         assert_eq!(farmers, [(MemberId(Uuid::from_u128(6)).to_string(), 1500, 1), (MemberId(Uuid::from_u128(5)).to_string(), 600, 1)]);
+    }
+
+    #[test]
+    fn sales_per_stream_count_the_orders_placed_from_each_stream_and_nothing_else() {
+        use crate::ids::StreamId;
+        use crate::order::StreamRef;
+        let stream = |n: u128, title: &str| Some(StreamRef { id: StreamId(Uuid::from_u128(n)), title: title.into() });
+        let mut orders = [
+            order(2, OrderStatus::Placed, DAY0, Some(7), &[(1, "corn", 2000, 300)]),
+            order(4, OrderStatus::Delivered, DAY0, Some(7), &[(2, "eggs", 1000, 1500)]),
+            order(6, OrderStatus::Confirmed, DAY0, Some(7), &[(1, "corn", 1000, 300)]),
+            order(8, OrderStatus::Declined, DAY0, Some(7), &[(1, "corn", 9000, 300)]),
+            order(1, OrderStatus::Placed, DAY0, Some(7), &[(1, "corn", 1000, 300)]),
+        ];
+        orders[0].stream = stream(10, "Corn harvest");
+        orders[1].stream = stream(11, "Eggs at dawn");
+        orders[2].stream = stream(10, "Corn harvest");
+        orders[3].stream = stream(10, "Corn harvest");
+        let earnings = earnings(&orders, |_| None, Currency::CNY, Timestamp(DAY0), 0, 1);
+        let streams: Vec<(&str, i64, u32)> = earnings.by_stream.iter().map(|b| (b.label.as_str(), b.amount.minor, b.orders)).collect();
+        assert_eq!(streams, [("Eggs at dawn", 1500, 1), ("Corn harvest", 900, 2)], "declined and stream-less orders are left out");
+        assert_eq!(earnings.by_stream[1].key, StreamId(Uuid::from_u128(10)).to_string());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use domain::live::{StreamInput, StreamStatus};
 use domain::sync::{PullResponse, PushRequest, PushResponse};
 use domain::listing::{Listing, ListingChange, ListingInput, ListingStatus};
 use domain::money::{Currency, Money};
-use domain::order::{Buyer, Channel, Fulfilment, OrderAction, PaymentMethod};
+use domain::order::{Buyer, Channel, Fulfilment, OrderAction, PaymentMethod, StreamRef};
 use domain::quantity::Quantity;
 use domain::text::{self, Lines};
 use domain::time::{Clock, Timestamp};
@@ -158,6 +158,8 @@ pub struct BuyerOrder {
     pub payment_method: PaymentMethod,
     pub channel: Channel,
     pub note: String,
+    /// The live stream whose product card the buyer ordered from (channel `live`).
+    pub stream_id: Option<StreamId>,
 }
 
 /// The result of placing a buyer's order.
@@ -518,6 +520,26 @@ impl Marketplace {
             },
             FulfilmentChoice::Delivery(address) => Some(Fulfilment::Delivery { address: address.clone() }),
         };
+        // An order from a stream must be for one of its products; an ended stream still counts (a
+        // buyer may finish the order sheet after the farmer stops). Any other stream id, or one
+        // on a channel other than live, is refused rather than dropped: it would misreport sales.
+        let stream = match order.stream_id {
+            None => None,
+            Some(_) if order.channel != Channel::Live => {
+                problems.push(FieldError::new(Field::Channel, DomainError::NotInStream));
+                None
+            }
+            Some(id) => match self.storage.stream(id).await {
+                Ok(stream) if stream.coop_id == listing.coop_id && stream.listing_ids.contains(&listing.listing.id) => {
+                    Some(StreamRef { id: stream.id, title: stream.title })
+                }
+                Ok(_) | Err(StorageError::NotFound) => {
+                    problems.push(FieldError::new(Field::Listings, DomainError::NotInStream));
+                    None
+                }
+                Err(other) => return Err(other.into()),
+            },
+        };
         match (quantity, buyer, fulfilment) {
             (Some(quantity), Some(buyer), Some(fulfilment)) if problems.is_empty() => Ok(OrderRequest {
                 id: OrderId(Uuid::now_v7()),
@@ -527,6 +549,7 @@ impl Marketplace {
                 payment_method: order.payment_method,
                 channel: order.channel,
                 note: order.note.clone(),
+                stream,
             }),
             _ => Err(MarketError::Invalid(problems)),
         }
@@ -741,8 +764,11 @@ fn fingerprint(order: &BuyerOrder) -> String {
         sqlite_rows::code(&order.channel),
         order.note.trim().to_owned(),
     ];
+    // The stream joined the fingerprint later: added only when there is one, so orders placed
+    // before keep their fingerprints and their retries still replay.
+    let stream = order.stream_id.map(|id| id.to_string());
     let mut hasher = Sha256::new();
-    for part in parts {
+    for part in parts.into_iter().chain(stream) {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }

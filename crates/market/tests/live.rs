@@ -315,3 +315,64 @@ async fn the_live_page_shows_the_featured_product_and_escapes_what_farmers_type(
     let normal = h.call(Method::GET, &format!("/l/{}", corn["code"].as_str().unwrap()), None, None).await;
     assert_eq!(header(&normal, "x-frame-options"), "DENY");
 }
+
+#[tokio::test]
+async fn an_order_from_a_streams_card_names_the_stream_and_a_wrong_stream_is_refused() {
+    let live = Live::new().await;
+    let h = &live.h;
+    let (id, _) = live.stream().await;
+    let pears = h.listing(&h.zhang, "Pears", "kg", "8", "10").await;
+    let (other, _) = {
+        let reply = live.create(&h.wang, json!({ "title": "Wang's pears", "listing_ids": [h.listing(&h.wang, "Pears", "kg", "8", "10").await["id"]] })).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        (reply.json()["id"].as_str().unwrap().to_owned(), ())
+    };
+    let order = |key: &str, listing: &Value, extra: Value| {
+        let mut body = json!({
+            "listing_code": listing["code"], "quantity": "1", "name": "Li Na", "phone": "+86 138 0013 8000",
+            "pickup_point_id": h.point, "payment_method": "cash_at_pickup", "channel": "live",
+        });
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/orders")
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap()
+    };
+    let stock = |listing: &Value| listing["id"].as_str().unwrap().to_owned();
+    let eggs_stock = || async { h.call(Method::GET, &format!("/api/v1/listings/{}", stock(&live.eggs)), Some(&h.zhang.token), None).await.json()["details"]["stock"].clone() };
+    let before = eggs_stock().await;
+
+    // Refused, and nothing taken: a product the stream does not show, another farmer's stream, a
+    // stream that does not exist, a stream on a channel other than live, an id that is not one.
+    let unknown = "00000000-0000-7000-8000-000000000000";
+    for (key, listing, extra, field) in [
+        ("key-pears-0001", &pears, json!({ "stream_id": id }), "listings"),
+        ("key-other-0001", &live.eggs, json!({ "stream_id": other }), "listings"),
+        ("key-unknown-0001", &live.eggs, json!({ "stream_id": unknown }), "listings"),
+        ("key-channel-0001", &live.eggs, json!({ "stream_id": id, "channel": "order_link" }), "channel"),
+    ] {
+        let reply = h.send(order(key, listing, extra)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {}", reply.text());
+        let error = reply.json()["error"].clone();
+        assert_eq!((error["fields"][0]["field"].as_str(), error["fields"][0]["code"].as_str()), (Some(field), Some("not_in_stream")), "{key}");
+    }
+    for bad in [json!({ "stream_id": "corn" }), json!({ "stream_id": 7 })] {
+        assert_eq!(h.send(order("key-bad-0001", &live.eggs, bad)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(eggs_stock().await, before, "no refused order took stock");
+
+    // From the card: the order names the stream with its title, and so does the farmer's list.
+    let reply = h.send(order("key-card-0001", &live.eggs, json!({ "stream_id": id }))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let order_id = reply.json()["order"]["id"].as_str().unwrap().to_owned();
+    let orders = h.call(Method::GET, "/api/v1/orders", Some(&h.zhang.token), None).await.json();
+    let placed = orders["items"].as_array().unwrap().iter().find(|o| o["id"] == order_id.as_str()).unwrap().clone();
+    assert_eq!(placed["channel"], "live");
+    assert_eq!(placed["stream"], json!({ "id": id, "title": "Corn harvest" }));
+    // The same key with another stream is another order, not a replay.
+    let reply = h.send(order("key-card-0001", &live.eggs, json!({}))).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused".into()));
+}

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use domain::ids::{ListingId, OrderId, PickupPointId};
+use domain::ids::{ListingId, OrderId, PickupPointId, StreamId};
 use domain::money::{Currency, Money};
-use domain::order::{Buyer, Fulfilment, FulfilmentKind, Order, OrderLine};
+use domain::order::{Buyer, Fulfilment, FulfilmentKind, Order, OrderLine, StreamRef};
 use domain::quantity::Quantity;
 use domain::time::Timestamp;
 use rusqlite::types::Value;
@@ -13,7 +13,7 @@ use rusqlite::{Connection, Row, ToSql};
 use crate::{Error, Extra, code, decode, uuid};
 
 /// The core columns of `orders`, in the order [`values`] and [`read`] use.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 18] = [
     "id",
     "status",
     "channel",
@@ -30,6 +30,8 @@ pub const COLUMNS: [&str; 16] = [
     "shortfall_milli",
     "created_at",
     "updated_at",
+    "stream_id",
+    "stream_title",
 ];
 
 /// The core columns for a `SELECT`, with a table alias prefix such as `"o."` (or `""`).
@@ -59,11 +61,13 @@ pub fn values(order: &Order) -> Vec<Value> {
         order.shortfall.milli().into(),
         order.created_at.millis().into(),
         order.updated_at.millis().into(),
+        order.stream.as_ref().map(|s| s.id.to_string()).into(),
+        order.stream.as_ref().map(|s| s.title.clone()).into(),
     ]
 }
 
 /// Columns that never change after an order is placed.
-const FIXED: [&str; 4] = ["id", "created_at", "channel", "currency"];
+const FIXED: [&str; 6] = ["id", "created_at", "channel", "currency", "stream_id", "stream_title"];
 
 /// Inserts or updates `order` in `orders` (with `extra` columns; those in `keep` are written on
 /// insert only) and replaces its lines in `order_lines`.
@@ -120,6 +124,11 @@ pub fn read(row: &Row<'_>, at: usize, lines: Vec<OrderLine>) -> Result<Order, Er
         (FulfilmentKind::Delivery, None, Some(address)) => Fulfilment::Delivery { address },
         _ => return Err(Error::corrupt("orders.fulfilment")),
     };
+    let stream = match (row.get::<_, Option<String>>(at + 16)?, row.get::<_, Option<String>>(at + 17)?) {
+        (Some(id), Some(title)) => Some(StreamRef { id: StreamId(uuid(&id, "orders.stream_id")?), title }),
+        (None, None) => None,
+        _ => return Err(Error::corrupt("orders.stream_id")),
+    };
     Ok(Order {
         id: OrderId(uuid(&text(0)?, "orders.id")?),
         lines,
@@ -134,6 +143,7 @@ pub fn read(row: &Row<'_>, at: usize, lines: Vec<OrderLine>) -> Result<Order, Er
         shortfall: Quantity::from_milli(int(13)?),
         created_at: Timestamp(int(14)?),
         updated_at: Timestamp(int(15)?),
+        stream,
     })
 }
 

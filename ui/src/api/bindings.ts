@@ -163,7 +163,11 @@ note: string,
  * How much of an offline sale neither the device's quota nor the stock covered when it reached
  * the marketplace. Non-zero means the co-op must look at it; the order is kept, never lost.
  */
-shortfall: Quantity, created_at: Timestamp, updated_at: Timestamp, };
+shortfall: Quantity, created_at: Timestamp, updated_at: Timestamp, 
+/**
+ * The live stream the buyer ordered from, for sales per stream; `None` for every other order.
+ */
+stream: StreamRef | null, };
 
 /**
  * A step someone takes on an order.
@@ -452,6 +456,11 @@ by_channel: Array<Bucket>,
  */
 by_farmer: Array<Bucket>, 
 /**
+ * Largest first; keys are stream ids, labels the streams' titles. Only orders placed from
+ * a live stream count here.
+ */
+by_stream: Array<Bucket>, 
+/**
  * Orders in another currency than the co-op's, left out of every figure.
  */
 skipped_other_currency: number, };
@@ -538,6 +547,11 @@ server_url: string,
  * The one-time code, digits only.
  */
 code: string, };
+
+/**
+ * A live stream as an order remembers it: its title as it was when the buyer ordered.
+ */
+export type StreamRef = { id: StreamId, title: string, };
 
 /**
  * One request from the front end: `{ "command": "add_produce", "args": { "input": … } }`.

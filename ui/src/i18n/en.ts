@@ -200,6 +200,7 @@ export const en = {
   "earnings.by_day": "Sales per day",
   "earnings.by_product": "Sales per product",
   "earnings.by_channel": "Sales per channel",
+  "earnings.by_stream": "Sales per live stream",
   "earnings.by_farmer": "Sales per farmer",
   "earnings.farmer_unknown": "Not synced yet",
   "settings.coop": "Co-op",

@@ -201,6 +201,7 @@ export const it: Messages = {
   "earnings.by_day": "Vendite al giorno",
   "earnings.by_product": "Vendite per prodotto",
   "earnings.by_channel": "Vendite per canale",
+  "earnings.by_stream": "Vendite per diretta",
   "earnings.by_farmer": "Vendite per produttore",
   "earnings.farmer_unknown": "Non ancora sincronizzato",
   "settings.coop": "Cooperativa",

@@ -201,6 +201,7 @@ export const zhCN: Messages = {
   "earnings.by_day": "每天销售额",
   "earnings.by_product": "各产品销售额",
   "earnings.by_channel": "各渠道销售额",
+  "earnings.by_stream": "各场直播销售额",
   "earnings.by_farmer": "各农户销售额",
   "earnings.farmer_unknown": "尚未同步",
   "settings.coop": "合作社",

@@ -56,6 +56,7 @@ export function EarningsScreen(props: { perFarmer?: boolean }) {
           {data.by_channel.length > 0 && (
             <BarChart testid="chart-channels" title={t("earnings.by_channel")} buckets={data.by_channel} label={(b) => channelLabel(b.key, t)} />
           )}
+          {data.by_stream.length > 0 && <BarChart testid="chart-streams" title={t("earnings.by_stream")} buckets={data.by_stream} />}
           {props.perFarmer && data.by_farmer.length > 0 && (
             <BarChart testid="chart-farmers" title={t("earnings.by_farmer")} buckets={data.by_farmer} label={(b) => farmerLabel(b.key)} />
           )}

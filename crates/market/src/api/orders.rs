@@ -123,6 +123,7 @@ async fn place(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: H
         payment_method: body.payment_method,
         channel: body.channel.unwrap_or(Channel::OrderLink),
         note: body.note.unwrap_or_default(),
+        stream_id: body.stream_id,
     };
     let placed = place_counted(&state, key, order).await?;
     let status = if placed.replayed { StatusCode::OK } else { StatusCode::CREATED };

@@ -187,7 +187,7 @@ pub struct ProductCard {
 }
 
 impl ProductCard {
-    fn new(record: &ListingRecord, lang: Lang) -> ProductCard {
+    fn new(record: &ListingRecord, stream: StreamId, lang: Lang) -> ProductCard {
         let t = lang.texts();
         let details = &record.listing.details;
         let on_sale = record.listing.status == ListingStatus::Active && details.stock.milli() > 0;
@@ -208,7 +208,8 @@ impl ProductCard {
             on_sale,
             price_text: format!("{} / {}", format::money(details.price, lang), t.unit(details.unit)),
             stock_text,
-            order_url: format!("/l/{}?via=live&embed=1&lang={}", record.code, lang.tag()),
+            // The stream goes with the order, for the farmer's sales per stream.
+            order_url: format!("/l/{}?via=live&stream={stream}&embed=1&lang={}", record.code, lang.tag()),
         }
     }
 }
@@ -252,7 +253,7 @@ async fn events(State(state): State<AppState>, ApiPath(id): ApiPath<StreamId>, A
 }
 
 fn card(room: &RoomState, lang: Lang) -> Option<ProductCard> {
-    room.featured.as_ref().map(|record| ProductCard::new(record, lang))
+    room.featured.as_ref().map(|record| ProductCard::new(record, room.stream.id, lang))
 }
 
 fn snapshot_event(room: &RoomState, lang: Lang) -> Event {

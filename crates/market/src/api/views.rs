@@ -3,7 +3,7 @@
 //! versions and URLs, and leave out what a caller must not see, such as token hashes.
 
 use domain::access::Role;
-use domain::ids::{CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId};
+use domain::ids::{CoopId, DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
 use domain::listing::{Listing, ListingInput, ListingStatus};
 use domain::money::{Currency, Money};
 use domain::order::{Channel, Fulfilment, Order, OrderAction, OrderLine, OrderStatus, PaymentMethod};
@@ -253,6 +253,9 @@ pub struct BuyerOrderRequest {
     /// `order_link` (default) or `live`.
     pub channel: Option<Channel>,
     pub note: Option<String>,
+    /// With channel `live`: the stream whose product card the order came from (its product must
+    /// be one the stream shows), for the farmer's sales per stream.
+    pub stream_id: Option<StreamId>,
 }
 
 /// What a buyer sees of their order.

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::error::{Error as DomainError, Field, FieldError};
-use domain::ids::PickupPointId;
+use domain::ids::{PickupPointId, StreamId};
 use domain::listing::ListingStatus;
 use domain::order::{Channel, PaymentMethod};
 use domain::quantity::Quantity;
@@ -47,6 +47,9 @@ pub struct OrderForm {
     /// `live` when the form was opened from a live stream's card.
     #[serde(default)]
     channel: String,
+    /// The stream's id, when opened from its card.
+    #[serde(default)]
+    stream: String,
     /// `1` inside the live page's order sheet.
     #[serde(default)]
     embed: String,
@@ -71,6 +74,8 @@ async fn context(state: &AppState, code: &str) -> Result<Context, MarketError> {
 pub struct PageQuery {
     /// `live` when opened from the live product card.
     via: Option<String>,
+    /// The stream whose card it was.
+    stream: Option<String>,
     /// `1` inside the live page's order sheet.
     embed: Option<String>,
 }
@@ -87,9 +92,12 @@ pub async fn page(
             let live = query.as_ref().is_some_and(|q| q.via.as_deref() == Some("live"));
             let embed = query.as_ref().is_some_and(|q| q.embed.as_deref() == Some("1"));
             let channel = if live { "live" } else { "order_link" };
+            // Only a well-formed id is carried on; the order checks that the stream shows this product.
+            let stream = query.as_ref().and_then(|q| q.stream.as_deref()).filter(|_| live).and_then(StreamId::parse);
             let form = OrderForm {
                 idempotency_key: Uuid::new_v4().to_string(),
                 channel: channel.into(),
+                stream: stream.map(|id| id.to_string()).unwrap_or_default(),
                 embed: if embed { "1".into() } else { String::new() },
                 ..OrderForm::default()
             };
@@ -165,7 +173,20 @@ fn buyer_order(context: &Context, form: &OrderForm) -> Result<BuyerOrder, Vec<Fi
             None
         }
     };
+    let stream_id = match form.stream.as_str() {
+        "" => None,
+        text => {
+            let id = StreamId::parse(text);
+            if id.is_none() {
+                problems.push(FieldError::new(Field::Listings, DomainError::NotInStream));
+            }
+            id
+        }
+    };
     let (Some(fulfilment), Some(payment_method)) = (fulfilment, payment_method) else { return Err(problems) };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(BuyerOrder {
         listing_id: context.record.listing.id,
         quantity: form.quantity.clone(),
@@ -175,6 +196,7 @@ fn buyer_order(context: &Context, form: &OrderForm) -> Result<BuyerOrder, Vec<Fi
         payment_method,
         channel: if form.channel == "live" { Channel::Live } else { Channel::OrderLink },
         note: form.note.clone(),
+        stream_id,
     })
 }
 
@@ -250,6 +272,7 @@ fn render(state: &AppState, lang: PageLang, context: &Context, form: &OrderForm,
                 @if !problems.is_empty() { p.banner.error role="alert" { (t.fix_below) } }
                 input type="hidden" name="idempotency_key" value=(form.idempotency_key);
                 input type="hidden" name="channel" value=(form.channel);
+                @if !form.stream.is_empty() { input type="hidden" name="stream" value=(form.stream); }
                 @if embedded { input type="hidden" name="embed" value="1"; }
                 (field(t.quantity, "quantity", problem(Field::Quantity), html! {
                     select id="quantity" name="quantity" {

@@ -30,6 +30,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/0001_market.sql")),
     M::up(include_str!("../../../migrations/0002_sync.sql")),
     M::up(include_str!("../../../migrations/0003_live.sql")),
+    M::up(include_str!("../../../migrations/0004_order_stream.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
