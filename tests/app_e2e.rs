@@ -1,7 +1,8 @@
 //! The real Tauri app under Xvfb, driven through tauri-driver and WebKitWebDriver: a farmer adds a
 //! product, makes mistakes in a second one, closes the app, opens it again, and the product is
 //! still there with the right price, stored in the SQLite file; the farmer's day offline and back;
-//! the co-op's day on the console, down to the pick list's CSV file in the Downloads folder.
+//! the co-op's day on the console, down to the pick list's CSV file in the Downloads folder. Each
+//! app gets a D-Bus session of its own, on which the desktop notifications it sends are recorded.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
-use tests::{Guard, MarketServer, ServerProcess, VirtualDisplay, artifacts_dir, free_port, http_get, http_head_of_get, required_env, wait_for_port, wait_until};
+use tests::{Guard, MarketServer, ServerProcess, SessionBus, VirtualDisplay, artifacts_dir, free_port, http_get, http_head_of_get, required_env, wait_for_port, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -23,6 +24,8 @@ struct Driver {
     /// The app's Downloads folder (set through XDG user dirs), where CSV exports land.
     downloads: tempfile::TempDir,
     _config: tempfile::TempDir,
+    /// The app's desktop session bus: the notifications it sent.
+    bus: SessionBus,
 }
 
 impl Driver {
@@ -32,6 +35,7 @@ impl Driver {
         anyhow::ensure!(Path::new(&app).exists(), "the app binary {app} does not exist; run `cargo xtask test`");
         let tauri_driver = std::env::var("FIELDCAST_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let display = VirtualDisplay::start()?;
+        let bus = SessionBus::start()?;
         let (downloads, config) = (tempfile::tempdir()?, tempfile::tempdir()?);
         std::fs::write(config.path().join("user-dirs.dirs"), format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.path().display()))?;
         let port = free_port()?;
@@ -43,12 +47,13 @@ impl Driver {
                 .env("DISPLAY", display.name())
                 .env("FIELDCAST_DATA_DIR", data_dir)
                 .env("XDG_CONFIG_HOME", config.path())
+                .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
                 // A fixed language for the webview, so the first screen is predictable.
                 .env("LANG", "zh_CN.UTF-8")
                 .env("LANGUAGE", "zh_CN"),
         )?;
         wait_for_port(port, WAIT)?;
-        Ok(Driver { _display: display, _driver: driver, url: format!("http://127.0.0.1:{port}"), app, downloads, _config: config })
+        Ok(Driver { _display: display, _driver: driver, url: format!("http://127.0.0.1:{port}"), app, downloads, _config: config, bus })
     }
 
     /// Launches the app and connects to its webview.
@@ -323,23 +328,39 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     assert_eq!(orders[0]["channel"], "in_person");
     wait_for_text(&client, "sync-status", "已同步").await?;
     screenshot(&client, "app-today-synced.png").await?;
+
+    // A buyer orders through the order link: the next pull brings it, Today says so, and the
+    // app asks the desktop to show a notification naming the buyer.
+    buyer_order(&server.base(), &demo, "farmer-day-buyer", "赵六", "13700137000", "1").await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    while client.find_all(Locator::Css("[data-testid=order-arrived]")).await?.is_empty() {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "no new-order banner");
+        sync_round(&client).await;
+    }
+    assert!(text_of(&client, "[data-testid=order-arrived]").await?.contains("赵六"));
+    wait_until("the desktop notification", WAIT, || {
+        let sent = driver.bus.notifications();
+        Ok(sent.contains("member=Notify") && sent.contains("赵六"))
+    })?;
+    let sent = driver.bus.notifications();
+    assert!(sent.contains("string \"新订单\""), "the notification's title: {sent}");
     client.close().await?;
     Ok(())
 }
 
 /// A buyer's order through the public API, as the order page sends it.
-async fn buyer_order(market: &MarketServer, key: &str, name: &str, phone: &str, quantity: &str) -> anyhow::Result<()> {
-    let link = market.demo["listings"][0]["order_link"].as_str().context("order link")?;
+async fn buyer_order(base: &str, demo: &serde_json::Value, key: &str, name: &str, phone: &str, quantity: &str) -> anyhow::Result<()> {
+    let link = demo["listings"][0]["order_link"].as_str().context("order link")?;
     let code = link.rsplit('/').next().context("code")?;
     let body = serde_json::json!({
         "listing_code": code,
         "quantity": quantity,
         "name": name,
         "phone": phone,
-        "pickup_point_id": market.demo["pickup_points"][0]["id"],
+        "pickup_point_id": demo["pickup_points"][0]["id"],
         "payment_method": "cash_at_pickup",
     });
-    let reply = reqwest::Client::new().post(format!("{}/api/v1/orders", market.base)).header("idempotency-key", key).json(&body).send().await?;
+    let reply = reqwest::Client::new().post(format!("{base}/api/v1/orders")).header("idempotency-key", key).json(&body).send().await?;
     anyhow::ensure!(reply.status().as_u16() == 201, "the order was refused: {}", reply.text().await?);
     Ok(())
 }
@@ -368,8 +389,8 @@ async fn rows(client: &Client, count: usize, status: Option<&str>) -> anyhow::Re
 async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file() -> anyhow::Result<()> {
     tests::install_crypto();
     let market = MarketServer::start_demo()?;
-    buyer_order(&market, "coop-day-1", "王芳", "13800138000", "3").await?;
-    buyer_order(&market, "coop-day-2", "Anna Rossi", "3331234567", "2").await?;
+    buyer_order(&market.base, &market.demo, "coop-day-1", "王芳", "13800138000", "3").await?;
+    buyer_order(&market.base, &market.demo, "coop-day-2", "Anna Rossi", "3331234567", "2").await?;
     let admin_token = market.demo["admin"]["token"].as_str().context("admin token")?.to_owned();
 
     let data = tempfile::tempdir()?;

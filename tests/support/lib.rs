@@ -1,13 +1,16 @@
 //! Helpers for the whole-system tests: child processes that die with the test, a virtual display,
-//! waiting on conditions with a deadline, and where to put artifacts.
+//! a private D-Bus session that records desktop notifications, waiting on conditions with a
+//! deadline, and where to put artifacts.
 //!
 //! These tests need things `cargo xtask test` builds and installs first (the app binary,
 //! tauri-driver, Xvfb, Chromium). They find them through environment variables and fail with a
 //! message naming the missing piece instead of skipping.
 
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -106,6 +109,63 @@ impl VirtualDisplay {
     /// The value for `DISPLAY`.
     pub fn name(&self) -> &str {
         &self.display
+    }
+}
+
+/// A D-Bus session bus of the test's own, with `dbus-monitor` writing down every desktop
+/// notification sent on it (`org.freedesktop.Notifications.Notify`): what the app asks the
+/// desktop to show. No notification server runs, so the calls get an error reply; the call itself
+/// is what a test checks.
+pub struct SessionBus {
+    // Declared first: the monitor goes before the bus it watches.
+    _monitor: Guard,
+    _daemon: Guard,
+    address: String,
+    seen: Arc<Mutex<String>>,
+}
+
+impl SessionBus {
+    pub fn start() -> anyhow::Result<SessionBus> {
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting dbus-daemon")?;
+        let mut address = String::new();
+        BufReader::new(daemon.stdout.take().context("no stdout")?).read_line(&mut address)?;
+        let daemon = Guard::adopt("dbus-daemon", daemon);
+        let address = address.trim().to_owned();
+        anyhow::ensure!(!address.is_empty(), "dbus-daemon printed no address");
+        let mut monitor = Command::new("dbus-monitor")
+            .args(["--address", &address, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting dbus-monitor")?;
+        let lines = BufReader::new(monitor.stdout.take().context("no stdout")?).lines();
+        let seen = Arc::new(Mutex::new(String::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut seen = sink.lock().unwrap_or_else(|p| p.into_inner());
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+        });
+        // The monitor says hello on the bus (its own name) before it watches: wait for that.
+        let monitor = Guard::adopt("dbus-monitor", monitor);
+        wait_until("dbus-monitor to attach", Duration::from_secs(10), || Ok(!seen.lock().unwrap_or_else(|p| p.into_inner()).is_empty()))?;
+        Ok(SessionBus { _monitor: monitor, _daemon: daemon, address, seen })
+    }
+
+    /// The value for `DBUS_SESSION_BUS_ADDRESS`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Everything `dbus-monitor` printed so far: each `Notify` call with its strings.
+    pub fn notifications(&self) -> String {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

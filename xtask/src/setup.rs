@@ -25,7 +25,8 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// System packages the tests need: a virtual display, the WebKit WebDriver, a D-Bus session for
-/// WebKit, Chromium for the buyer-side browser tests, a small CJK font so that screenshots of
+/// WebKit (and a private one per app test, whose `dbus-monitor` records the app's notifications),
+/// Chromium for the buyer-side browser tests, a small CJK font so that screenshots of
 /// Chinese screens show characters instead of boxes on a bare server, a colour emoji font for the
 /// icons beside words, and Python with venv for the aiortc peer in the live test.
 const TEST_PACKAGES: &[&str] = &[
@@ -33,6 +34,8 @@ const TEST_PACKAGES: &[&str] = &[
     "xauth",
     "webkit2gtk-driver",
     "dbus-x11",
+    "dbus-daemon",
+    "dbus-bin",
     "at-spi2-core",
     "chromium",
     "imagemagick",
