@@ -322,11 +322,10 @@ async fn an_order_from_a_streams_card_names_the_stream_and_a_wrong_stream_is_ref
     let h = &live.h;
     let (id, _) = live.stream().await;
     let pears = h.listing(&h.zhang, "Pears", "kg", "8", "10").await;
-    let (other, _) = {
-        let reply = live.create(&h.wang, json!({ "title": "Wang's pears", "listing_ids": [h.listing(&h.wang, "Pears", "kg", "8", "10").await["id"]] })).await;
-        assert_eq!(reply.status, StatusCode::CREATED);
-        (reply.json()["id"].as_str().unwrap().to_owned(), ())
-    };
+    let wangs_pears = h.listing(&h.wang, "Pears", "kg", "8", "10").await;
+    let reply = live.create(&h.wang, json!({ "title": "Wang's pears", "listing_ids": [wangs_pears["id"]] })).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let other = reply.json()["id"].as_str().unwrap().to_owned();
     let order = |key: &str, listing: &Value, extra: Value| {
         let mut body = json!({
             "listing_code": listing["code"], "quantity": "1", "name": "Li Na", "phone": "+86 138 0013 8000",
@@ -341,8 +340,8 @@ async fn an_order_from_a_streams_card_names_the_stream_and_a_wrong_stream_is_ref
             .body(Body::from(serde_json::to_vec(&body).unwrap()))
             .unwrap()
     };
-    let stock = |listing: &Value| listing["id"].as_str().unwrap().to_owned();
-    let eggs_stock = || async { h.call(Method::GET, &format!("/api/v1/listings/{}", stock(&live.eggs)), Some(&h.zhang.token), None).await.json()["details"]["stock"].clone() };
+    let eggs = format!("/api/v1/listings/{}", live.eggs["id"].as_str().unwrap());
+    let eggs_stock = || async { h.call(Method::GET, &eggs, Some(&h.zhang.token), None).await.json()["details"]["stock"].clone() };
     let before = eggs_stock().await;
 
     // Refused, and nothing taken: a product the stream does not show, another farmer's stream, a
