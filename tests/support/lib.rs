@@ -91,19 +91,19 @@ pub struct VirtualDisplay {
 }
 
 impl VirtualDisplay {
+    /// Xvfb chooses a free display itself (`-displayfd`: past the locks that killed servers leave
+    /// behind, since the guard kills) and writes its number once it accepts clients.
     pub fn start() -> anyhow::Result<VirtualDisplay> {
-        let number = (99..200).find(|n| !display_taken(*n)).context("no free X display number")?;
-        let display = format!(":{number}");
-        let mut server = Guard::spawn(
-            "Xvfb",
-            Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp"]),
-        )?;
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        wait_until("the X server socket", Duration::from_secs(10), || {
-            server.check_alive()?;
-            Ok(socket.exists())
-        })?;
-        Ok(VirtualDisplay { _server: server, display })
+        let mut server = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting Xvfb")?;
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().context("no stdout")?).read_line(&mut line)?;
+        let server = Guard::adopt("Xvfb", server);
+        let number: u32 = line.trim().parse().with_context(|| format!("Xvfb named no display: {line:?}"))?;
+        Ok(VirtualDisplay { _server: server, display: format!(":{number}") })
     }
 
     /// The value for `DISPLAY`.
@@ -166,23 +166,6 @@ impl SessionBus {
     /// Everything `dbus-monitor` printed so far: each `Notify` call with its strings.
     pub fn notifications(&self) -> String {
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-/// Whether X display `n` is in use: its lock file names a running process. A killed server leaves
-/// its lock and socket behind (a test that times out is killed); those are cleared here, as an X
-/// server clears a stale lock, so they do not use up the display numbers one run after another.
-fn display_taken(n: u32) -> bool {
-    let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
-    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-    match std::fs::read_to_string(&lock).ok().and_then(|pid| pid.trim().parse::<u32>().ok()) {
-        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => true,
-        Some(_) => {
-            let _ = std::fs::remove_file(&lock);
-            let _ = std::fs::remove_file(&socket);
-            false
-        }
-        None => lock.exists() || socket.exists(),
     }
 }
 

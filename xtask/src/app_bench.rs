@@ -7,7 +7,7 @@
 //! (WebKit's web and network processes), as RSS and as PSS (shared pages split fairly).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -117,19 +117,18 @@ struct Xvfb {
 }
 
 impl Xvfb {
+    /// Xvfb chooses a free display itself (`-displayfd`: past the locks that killed servers leave
+    /// behind) and writes its number once it accepts clients.
     fn start() -> anyhow::Result<Xvfb> {
-        let number = (120..200)
-            .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-            .context("no free X display number")?;
-        let name = format!(":{number}");
-        let child = Command::new("Xvfb").args([name.as_str(), "-screen", "0", "1280x900x24", "-nolisten", "tcp"]).spawn().context("starting Xvfb")?;
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            anyhow::ensure!(Instant::now() < deadline, "Xvfb did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Xvfb { child, name })
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting Xvfb")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
+        let number: u32 = line.trim().parse().with_context(|| format!("Xvfb named no display: {line:?}"))?;
+        Ok(Xvfb { child, name: format!(":{number}") })
     }
 }
 
