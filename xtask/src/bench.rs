@@ -108,8 +108,9 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let Some(first) = fanouts.first() else { return out };
     let _ = writeln!(out, "\n## Live fan-out (`fieldcast-bench {}`)\n", FANOUT_ARGS.join(" "));
     let _ = writeln!(out, "One synthetic camera ({}) publishing over WHIP to the release server, N viewers over WHEP that", first["camera"].as_str().unwrap_or(""));
-    let _ = writeln!(out, "count RTP without decoding; {} s per row. CPU is the server process's own (user + system from", first["window_seconds"]);
-    let _ = writeln!(out, "`/proc`, all of it: RTCP, consent checks, timers) divided by the packets it forwarded. Memory is the");
+    let _ = writeln!(out, "count RTP without decoding; {} s per row. CPU is the server process's own (the scheduler's", first["window_seconds"]);
+    let _ = writeln!(out, "nanoseconds per thread, `/proc/PID/task/*/schedstat`, all of it: RTCP, consent checks, timers)");
+    let _ = writeln!(out, "divided by the packets it forwarded. Memory is the");
     let _ = writeln!(out, "growth of its RSS over the camera-only baseline, per viewer. The row with no viewers is the camera");
     let _ = writeln!(out, "alone: what receiving its packets costs. Targets: ≤ 8 µs per forwarded packet, ≤ 1 MB per viewer.\n");
     let _ = writeln!(out, "| placement | viewers | packets forwarded/s | server CPU per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in |");
