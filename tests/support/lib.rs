@@ -34,18 +34,6 @@ impl Guard {
         Ok(Guard { child, name: name.to_owned() })
     }
 
-    /// Starts a program that says where it can be reached on the first line of its standard
-    /// output once it is ready (Xvfb's display, dbus-daemon's address); returns that line, trimmed.
-    pub fn spawn_announcing(name: &str, command: &mut Command) -> anyhow::Result<(Guard, String)> {
-        let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| format!("starting {name}"))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
-        let guard = Guard::adopt(name, child);
-        let line = line.trim().to_owned();
-        anyhow::ensure!(!line.is_empty(), "{name} said nothing on starting");
-        Ok((guard, line))
-    }
-
     /// Takes over a child started elsewhere (with its pipes already taken).
     pub fn adopt(name: &str, child: Child) -> Guard {
         Guard { child, name: name.to_owned() }
@@ -106,9 +94,15 @@ impl VirtualDisplay {
     /// Xvfb chooses a free display itself (`-displayfd`: past the locks that killed servers leave
     /// behind, since the guard kills) and writes its number once it accepts clients.
     pub fn start() -> anyhow::Result<VirtualDisplay> {
-        let (server, line) =
-            Guard::spawn_announcing("Xvfb", Command::new("Xvfb").args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"]))?;
-        let number: u32 = line.parse().with_context(|| format!("Xvfb named no display: {line:?}"))?;
+        let mut server = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting Xvfb")?;
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().context("no stdout")?).read_line(&mut line)?;
+        let server = Guard::adopt("Xvfb", server);
+        let number: u32 = line.trim().parse().with_context(|| format!("Xvfb named no display: {line:?}"))?;
         Ok(VirtualDisplay { _server: server, display: format!(":{number}") })
     }
 
@@ -132,10 +126,17 @@ pub struct SessionBus {
 
 impl SessionBus {
     pub fn start() -> anyhow::Result<SessionBus> {
-        let (daemon, address) = Guard::spawn_announcing(
-            "dbus-daemon",
-            Command::new("dbus-daemon").args(["--session", "--nofork", "--print-address=1"]).stderr(Stdio::null()),
-        )?;
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting dbus-daemon")?;
+        let mut address = String::new();
+        BufReader::new(daemon.stdout.take().context("no stdout")?).read_line(&mut address)?;
+        let daemon = Guard::adopt("dbus-daemon", daemon);
+        let address = address.trim().to_owned();
+        anyhow::ensure!(!address.is_empty(), "dbus-daemon printed no address");
         let mut monitor = Command::new("dbus-monitor")
             .args(["--address", &address, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
             .stdout(Stdio::piped())

@@ -71,12 +71,7 @@ export function Pairing(props: { account: AccountInfo | null; onPaired: () => vo
       <label class="secondary scan" data-testid="pair-scan">
         <span aria-hidden="true">▣</span> {t(scanning ? "pair.scanning" : "pair.scan")}
         {/* capture: a phone opens its camera; a laptop offers a file. */}
-        <input type="file" accept="image/*" capture="environment" class="visually-hidden" data-testid="pair-scan-input" disabled={scanning} onChange={(e) => {
-            const file = e.currentTarget.files?.[0];
-            // Cleared, so the same picture can be chosen again after a failed read.
-            e.currentTarget.value = "";
-            void scan(file);
-          }} />
+        <input type="file" accept="image/*" capture="environment" class="visually-hidden" data-testid="pair-scan-input" disabled={scanning} onChange={(e) => void scan(e.currentTarget.files?.[0])} />
       </label>
       <label class="field">
         <span>{t("pair.server")}</span>
