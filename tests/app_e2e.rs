@@ -1,8 +1,9 @@
 //! The real Tauri app under Xvfb, driven through tauri-driver and WebKitWebDriver: a farmer adds a
 //! product, makes mistakes in a second one, closes the app, opens it again, and the product is
 //! still there with the right price, stored in the SQLite file; the farmer's day offline and back;
-//! the co-op's day on the console, down to the pick list's CSV file in the Downloads folder. Each
-//! app gets a D-Bus session of its own, on which the desktop notifications it sends are recorded.
+//! the co-op's day on the console, down to the pick list's CSV file in the Downloads folder and its
+//! printout through the system's print dialog. Each app gets a D-Bus session of its own, on which
+//! the desktop notifications it sends are recorded.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,12 +18,14 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// tauri-driver on a display with the app's data in `data_dir`.
 struct Driver {
-    _display: VirtualDisplay,
+    display: VirtualDisplay,
     _driver: Guard,
     url: String,
     app: String,
     /// The app's Downloads folder (set through XDG user dirs), where CSV exports land.
     downloads: tempfile::TempDir,
+    /// The app's Documents folder, where the print dialog's "Print to File" writes.
+    documents: tempfile::TempDir,
     _config: tempfile::TempDir,
     /// The app's desktop session bus: the notifications it sent.
     bus: SessionBus,
@@ -36,8 +39,9 @@ impl Driver {
         let tauri_driver = std::env::var("FIELDCAST_TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let display = VirtualDisplay::start()?;
         let bus = SessionBus::start()?;
-        let (downloads, config) = (tempfile::tempdir()?, tempfile::tempdir()?);
-        std::fs::write(config.path().join("user-dirs.dirs"), format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.path().display()))?;
+        let (downloads, documents, config) = (tempfile::tempdir()?, tempfile::tempdir()?, tempfile::tempdir()?);
+        let user_dirs = format!("XDG_DOWNLOAD_DIR=\"{}\"\nXDG_DOCUMENTS_DIR=\"{}\"\n", downloads.path().display(), documents.path().display());
+        std::fs::write(config.path().join("user-dirs.dirs"), user_dirs)?;
         let port = free_port()?;
         let native_port = free_port()?;
         let driver = Guard::spawn(
@@ -53,7 +57,7 @@ impl Driver {
                 .env("LANGUAGE", "zh_CN"),
         )?;
         wait_for_port(port, WAIT)?;
-        Ok(Driver { _display: display, _driver: driver, url: format!("http://127.0.0.1:{port}"), app, downloads, _config: config, bus })
+        Ok(Driver { display, _driver: driver, url: format!("http://127.0.0.1:{port}"), app, downloads, documents, _config: config, bus })
     }
 
     /// Launches the app and connects to its webview.
@@ -69,6 +73,40 @@ impl Driver {
         client.find(Locator::Css("[data-testid=tab-produce]")).await?.click().await?;
         client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=add-produce]")).await?;
         Ok(client)
+    }
+}
+
+impl Driver {
+    /// Answers the system print dialog the app opened as a person with no printer would: the
+    /// first printer in the list ("Print to File", the only one without CUPS), then Enter. Returns
+    /// the text of the PDF it wrote to the Documents folder.
+    ///
+    /// The dialog is a GTK window, out of WebDriver's reach, so keys go to it through the X server
+    /// (`xdotool`). It fills its printer list by itself after it opens, so the keys are sent again
+    /// until a PDF appears. The pointer waits in a corner outside the app's window: a key that
+    /// arrives as the dialog closes then reaches no window rather than the app.
+    fn print_to_file(&self) -> anyhow::Result<String> {
+        let xdotool = |args: &[&str]| Command::new("xdotool").args(args).env("DISPLAY", self.display.name()).output().context("running xdotool (apt package xdotool)");
+        xdotool(&["mousemove", "1279", "899"])?;
+        let mut text = String::new();
+        wait_until("the printed pick list", WAIT, || {
+            let pdf = std::fs::read_dir(self.documents.path())?.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "pdf"));
+            if let Some(pdf) = pdf {
+                // pdftotext fails on a file that is still being written.
+                let output = Command::new("pdftotext").args(["-layout"]).arg(&pdf).arg("-").output().context("running pdftotext (apt package poppler-utils)")?;
+                if output.status.success() {
+                    text = String::from_utf8(output.stdout)?;
+                    return Ok(true);
+                }
+            }
+            let found = xdotool(&["search", "--onlyvisible", "--name", "^(Print|打印)$"])?;
+            if let Some(dialog) = String::from_utf8_lossy(&found.stdout).split_whitespace().next() {
+                xdotool(&["windowfocus", "--sync", dialog])?;
+                xdotool(&["key", "Down", "Return"])?;
+            }
+            Ok(false)
+        })?;
+        Ok(text)
     }
 }
 
@@ -384,9 +422,10 @@ async fn rows(client: &Client, count: usize, status: Option<&str>) -> anyhow::Re
 
 /// The co-op's day on the console in the real app: pair a laptop with the co-op's admin code, see
 /// the buyers' orders, filter and search them, move both to ready for pickup in bulk, export the
-/// day's pick list as a CSV file and read it, and see the new statuses reach the marketplace.
+/// day's pick list as a CSV file and read it, print it to a PDF and read that, and see the new
+/// statuses reach the marketplace.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file() -> anyhow::Result<()> {
+async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file_and_printout() -> anyhow::Result<()> {
     tests::install_crypto();
     let market = MarketServer::start_demo()?;
     buyer_order(&market.base, &market.demo, "coop-day-1", "王芳", "13800138000", "3").await?;
@@ -458,6 +497,17 @@ async fn the_co_ops_day_on_the_console_ends_with_a_pick_list_file() -> anyhow::R
     // The app says where the file went (its webview has no download bar).
     let banner = wait_for_text(&client, "download-saved", "pick-list-").await?;
     assert_eq!(banner.trim_end_matches("关闭").trim(), format!("已保存到 {}", saved_as.display()));
+
+    // Printed through the system's print dialog, to a PDF: the sheet with both buyers, and, by
+    // the print stylesheet, without the app's tabs and buttons around it.
+    client.find(Locator::Css("[data-testid=pick-print]")).await?.click().await?;
+    let printed = driver.print_to_file()?;
+    for expected in ["取货单", "王芳", "13800138000", "3 打 土鸡蛋", "¥54.00", "Anna Rossi", "3331234567", "2 打 土鸡蛋", "¥36.00", "可以自提"] {
+        assert!(printed.contains(expected), "the printed pick list lacks {expected:?}:\n{printed}");
+    }
+    for app_only in ["导出 CSV", "打印", "概览", "农户"] {
+        assert!(!printed.contains(app_only), "the printed pick list shows the app's {app_only:?}:\n{printed}");
+    }
 
     // The statuses reach the marketplace.
     let deadline = std::time::Instant::now() + WAIT;

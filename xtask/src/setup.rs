@@ -28,7 +28,8 @@ const BUILD_PACKAGES: &[&str] = &[
 /// WebKit (and a private one per app test, whose `dbus-monitor` records the app's notifications),
 /// Chromium for the buyer-side browser tests, a small CJK font so that screenshots of
 /// Chinese screens show characters instead of boxes on a bare server, a colour emoji font for the
-/// icons beside words, and Python with venv for the aiortc peer in the live test.
+/// icons beside words, Python with venv for the aiortc peer in the live test, and `xdotool` and
+/// `pdftotext` to answer the app's print dialog and read the PDF it prints.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -37,6 +38,8 @@ const TEST_PACKAGES: &[&str] = &[
     "dbus-daemon",
     "dbus-bin",
     "at-spi2-core",
+    "xdotool",
+    "poppler-utils",
     "chromium",
     "imagemagick",
     "fonts-wqy-microhei",

@@ -35,6 +35,13 @@ export function PickListScreen() {
       setFailure(errorCode(error));
     }
   };
+  const print = async () => {
+    try {
+      await backend.print();
+    } catch (error) {
+      setFailure(errorCode(error));
+    }
+  };
   return (
     <section class="pick-list" aria-labelledby="pick-heading">
       <h2 id="pick-heading">{t("nav.pick_lists")}</h2>
@@ -64,7 +71,7 @@ export function PickListScreen() {
         <button type="button" class="secondary" data-testid="pick-csv" disabled={!chosen} onClick={() => void exportCsv()}>
           {t("console.export")}
         </button>
-        <button type="button" class="secondary" data-testid="pick-print" disabled={!list} onClick={() => window.print()}>
+        <button type="button" class="secondary" data-testid="pick-print" disabled={!list} onClick={() => void print()}>
           {t("pick.print")}
         </button>
       </form>
