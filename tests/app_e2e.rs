@@ -74,9 +74,7 @@ impl Driver {
         client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=add-produce]")).await?;
         Ok(client)
     }
-}
 
-impl Driver {
     /// Answers the system print dialog the app opened as a person with no printer would: the
     /// first printer in the list ("Print to File", the only one without CUPS), then Enter. Returns
     /// the text of the PDF it wrote to the Documents folder.

@@ -11,12 +11,13 @@ fn main() {
 
 /// Asks WebKitGTK to paint pages with Skia on the CPU instead of through OpenGL.
 ///
-/// The app's screens are forms, lists and small charts: painting them on the CPU is quick, and it
-/// spares the web process the GPU painting's buffers and GL state. On a machine without a GPU
-/// driver (Mesa's software GL, as on co-op laptops with only basic graphics) that is about 37 MB
-/// less resident memory for the same screen (`cargo xtask bench`, BENCHMARKS.md). Composition still
-/// goes through GL, as WebKitGTK requires for a screen that updates. Whoever prefers GPU painting
-/// sets `WEBKIT_SKIA_ENABLE_CPU_RENDERING=0` before starting the app; a value already set is kept.
+/// The app's screens are forms, lists and small charts, which need no GPU to paint, and painting
+/// on the CPU spares the web process the GPU painting's buffers and GL state. Where GL is Mesa's
+/// software renderer (no GPU driver, as under Xvfb in the tests and the bench) that is about 37 MB
+/// less resident memory for the same screen (BENCHMARKS.md, the app). Composition still goes
+/// through GL: without it WebKitGTK stopped repainting the window here. Whoever prefers GPU
+/// painting sets `WEBKIT_SKIA_ENABLE_CPU_RENDERING=0` before starting the app; a value already set
+/// is kept.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn paint_on_the_cpu() {
