@@ -34,6 +34,18 @@ impl Guard {
         Ok(Guard { child, name: name.to_owned() })
     }
 
+    /// Starts a program that announces something on its first line of output (a display number,
+    /// a bus address) once it is ready, and returns that line, trimmed.
+    pub fn spawn_announcing(name: &str, command: &mut Command) -> anyhow::Result<(Guard, String)> {
+        let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        // Guarded before the read, so a program that fails to announce is still killed.
+        let guard = Guard::adopt(name, child);
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).with_context(|| format!("reading what {name} announced"))?;
+        Ok((guard, line.trim().to_owned()))
+    }
+
     /// Takes over a child started elsewhere (with its pipes already taken).
     pub fn adopt(name: &str, child: Child) -> Guard {
         Guard { child, name: name.to_owned() }
@@ -94,15 +106,8 @@ impl VirtualDisplay {
     /// Xvfb chooses a free display itself (`-displayfd`: past the locks that killed servers leave
     /// behind, since the guard kills) and writes its number once it accepts clients.
     pub fn start() -> anyhow::Result<VirtualDisplay> {
-        let mut server = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting Xvfb")?;
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().context("no stdout")?).read_line(&mut line)?;
-        let server = Guard::adopt("Xvfb", server);
-        let number: u32 = line.trim().parse().with_context(|| format!("Xvfb named no display: {line:?}"))?;
+        let (server, line) = Guard::spawn_announcing("Xvfb", Command::new("Xvfb").args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"]))?;
+        let number: u32 = line.parse().with_context(|| format!("Xvfb named no display: {line:?}"))?;
         Ok(VirtualDisplay { _server: server, display: format!(":{number}") })
     }
 
@@ -126,16 +131,8 @@ pub struct SessionBus {
 
 impl SessionBus {
     pub fn start() -> anyhow::Result<SessionBus> {
-        let mut daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting dbus-daemon")?;
-        let mut address = String::new();
-        BufReader::new(daemon.stdout.take().context("no stdout")?).read_line(&mut address)?;
-        let daemon = Guard::adopt("dbus-daemon", daemon);
-        let address = address.trim().to_owned();
+        let (daemon, address) =
+            Guard::spawn_announcing("dbus-daemon", Command::new("dbus-daemon").args(["--session", "--nofork", "--print-address=1"]).stderr(Stdio::null()))?;
         anyhow::ensure!(!address.is_empty(), "dbus-daemon printed no address");
         let mut monitor = Command::new("dbus-monitor")
             .args(["--address", &address, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
