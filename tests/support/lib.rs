@@ -383,24 +383,56 @@ pub fn tests_dir() -> PathBuf {
 }
 
 /// What the operating system says a process holds: open file descriptors (sockets among them),
-/// threads, and resident memory.
+/// how many of those are TCP connections (not listeners), threads, and resident memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessUsage {
     pub fds: usize,
+    pub tcp_connections: usize,
     pub threads: usize,
     pub rss_kib: u64,
 }
 
 impl ProcessUsage {
     pub fn of(pid: u32) -> anyhow::Result<ProcessUsage> {
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))?.count();
+        let connections = tcp_connection_inodes(pid)?;
+        let mut fds = 0;
+        let mut tcp_connections = 0;
+        for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+            fds += 1;
+            // A descriptor closed between the listing and the read is simply not a connection.
+            let Ok(target) = std::fs::read_link(entry?.path()) else { continue };
+            let inode = target.to_str().and_then(|t| t.strip_prefix("socket:[")).and_then(|t| t.strip_suffix(']'));
+            if inode.is_some_and(|inode| connections.contains(inode)) {
+                tcp_connections += 1;
+            }
+        }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let field = |name: &str| -> anyhow::Result<u64> {
             let line = status.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name} in /proc/{pid}/status"))?;
             Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
         };
-        Ok(ProcessUsage { fds, threads: field("Threads:")? as usize, rss_kib: field("VmRSS:")? })
+        Ok(ProcessUsage { fds, tcp_connections, threads: field("Threads:")? as usize, rss_kib: field("VmRSS:")? })
     }
+}
+
+/// The inodes of the TCP sockets in `pid`'s network namespace that are not listening: the
+/// connections an HTTP client holds open, which come and go with the client's pool.
+fn tcp_connection_inodes(pid: u32) -> anyhow::Result<std::collections::HashSet<String>> {
+    const LISTEN: &str = "0A";
+    let mut inodes = std::collections::HashSet::new();
+    for table in ["tcp", "tcp6"] {
+        let path = format!("/proc/{pid}/net/{table}");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        for line in text.lines().skip(1) {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            if let (Some(&state), Some(&inode)) = (columns.get(3), columns.get(9))
+                && state != LISTEN
+            {
+                inodes.insert(inode.to_owned());
+            }
+        }
+    }
+    Ok(inodes)
 }
 
 /// One value from the server's Prometheus `/metrics`.
