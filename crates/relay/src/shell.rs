@@ -192,10 +192,9 @@ fn run(socket: UdpSocket, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::
                 }
             }
         }
-        let now = Instant::now();
-        if sfu.poll_timeout().is_some_and(|at| at <= now) {
-            sfu.handle_timeout(now);
-        }
+        // Deadlines due by now run in this pass, whether a datagram, a command or the timer
+        // woke the thread (see `TIMER_SLACK` in the core).
+        sfu.handle_timeout(Instant::now());
         out.send_all(&socket, &mut sfu);
         while let Some(event) = sfu.poll_event() {
             let _ = events.send(event);
