@@ -302,6 +302,17 @@ impl World {
         Ok(answer)
     }
 
+    /// Zhang publishing "corn" and one connected viewer, "buyer".
+    fn live_with_a_viewer() -> World {
+        let mut world = World::new();
+        world.publish("zhang", "corn", 5000);
+        world.run(2_000);
+        world.play("buyer", "corn", 5001).unwrap();
+        world.run(2_000);
+        assert!(world.client("buyer").connected);
+        world
+    }
+
     fn client(&mut self, name: &str) -> &mut Client {
         self.clients.get_mut(name).unwrap()
     }
@@ -410,12 +421,7 @@ fn a_publisher_reaches_every_viewer_with_the_payload_intact() {
 
 #[test]
 fn periodic_work_rides_on_the_cameras_frames_instead_of_waking_the_relay() {
-    let mut world = World::new();
-    world.publish("zhang", "corn", 5000);
-    world.run(2_000);
-    world.play("buyer", "corn", 5001).unwrap();
-    world.run(2_000);
-    assert!(world.client("buyer").connected);
+    let mut world = World::live_with_a_viewer();
 
     // Two seconds of a 15 fps camera, a frame being four packets at once, played the way the
     // shell runs the core: one pass per frame, then sleep until the frame after it or until
@@ -453,12 +459,7 @@ fn periodic_work_rides_on_the_cameras_frames_instead_of_waking_the_relay() {
 
 #[test]
 fn a_packet_lost_on_either_leg_is_asked_for_again_and_arrives() {
-    let mut world = World::new();
-    world.publish("zhang", "corn", 5000);
-    world.run(2_000);
-    world.play("buyer", "corn", 5001).unwrap();
-    world.run(2_000);
-    assert!(world.client("buyer").connected);
+    let mut world = World::live_with_a_viewer();
 
     // One packet lost between the camera and the relay (the relay asks the camera), one
     // between the relay and the viewer (the viewer asks the relay, which keeps what it sent).
