@@ -48,5 +48,9 @@ fn open_reader(path: &std::path::Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| StorageError::Backend(e.to_string()))?;
     conn.busy_timeout(super::BUSY_TIMEOUT).map_err(|e| StorageError::Backend(e.to_string()))?;
+    // SQLite opens a connection's write-ahead log at its first read. Reading once here makes
+    // every reader hold its files from the start, so the server's descriptors do not grow
+    // with whichever readers the first requests happen to reach (a leak check counts them).
+    conn.query_row("PRAGMA schema_version", [], |_| Ok(())).map_err(|e| StorageError::Backend(e.to_string()))?;
     Ok(conn)
 }
