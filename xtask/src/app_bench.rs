@@ -4,8 +4,11 @@
 //! Start-up is timed from spawning the binary to the line the app prints when the front end
 //! reports its first screen on the glass (two animation frames after the first render), with a
 //! fresh data directory each run. Memory is summed over the app and every process under it
-//! (WebKit's web and network processes), as RSS and as PSS (shared pages split fairly).
+//! (WebKit's web and network processes), as RSS and as PSS (shared pages split fairly), and the
+//! RSS is broken down by what is mapped (a library, the app's own binary, anonymous memory), so
+//! the report shows from the same run which part of the figure is the app's and which WebKit's.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -20,6 +23,8 @@ use crate::shell::{self, root};
 const STARTS: usize = 5;
 /// How long the app idles before its memory is read: a benchmark samples after a fixed time.
 const IDLE: Duration = Duration::from_secs(60);
+/// Mappings named in the breakdown of the idle RSS; the rest are summed as one row.
+const BREAKDOWN_ROWS: usize = 10;
 
 pub fn measure() -> anyhow::Result<Value> {
     let mut build = Command::new(root().join("ui/node_modules/.bin/tauri"));
@@ -45,6 +50,7 @@ pub fn measure() -> anyhow::Result<Value> {
     std::thread::sleep(IDLE);
     let pids = tree(child.id());
     let (rss, pss) = pids.iter().map(|&pid| memory(pid)).fold((0, 0), |(r, p), (r2, p2)| (r + r2, p + p2));
+    let breakdown = breakdown(&pids);
     stop(&mut child);
     starts.sort_by(f64::total_cmp);
     Ok(json!({
@@ -55,6 +61,7 @@ pub fn measure() -> anyhow::Result<Value> {
         "processes": pids.len(),
         "idle_rss_bytes": rss,
         "idle_pss_bytes": pss,
+        "idle_rss_by_mapping": breakdown,
     }))
 }
 
@@ -110,6 +117,56 @@ fn memory(pid: u32) -> (u64, u64) {
     (field("Rss:"), field("Pss:"))
 }
 
+/// The idle RSS of `pids` by what is mapped, largest first: the first [`BREAKDOWN_ROWS`] by
+/// name with how many of the processes map them, then everything else as one row.
+fn breakdown(pids: &[u32]) -> Value {
+    let mut total: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+    for &pid in pids {
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+        for (name, bytes) in rss_by_mapping(&smaps) {
+            let entry = total.entry(name).or_default();
+            entry.0 += bytes;
+            entry.1 += 1;
+        }
+    }
+    let mut rows: Vec<(String, (u64, usize))> = total.into_iter().collect();
+    rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+    let rest: u64 = rows.iter().skip(BREAKDOWN_ROWS).map(|(_, (bytes, _))| bytes).sum();
+    let mut out: Vec<Value> = rows.into_iter().take(BREAKDOWN_ROWS).map(|(name, (bytes, processes))| json!({ "mapping": name, "rss_bytes": bytes, "processes": processes })).collect();
+    out.push(json!({ "mapping": "everything else", "rss_bytes": rest }));
+    Value::from(out)
+}
+
+/// RSS in bytes per mapped thing in one process's `/proc/PID/smaps`: a file by its name, and every
+/// mapping without a file (heap, stacks, anonymous memory) as `anonymous`. Only mappings with
+/// pages resident are listed.
+fn rss_by_mapping(smaps: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if first.ends_with(':') {
+            if first == "Rss:"
+                && let (Some(name), Some(kb)) = (&current, fields.next().and_then(|kb| kb.parse::<u64>().ok()))
+                && kb > 0
+            {
+                *out.entry(name.clone()).or_default() += kb * 1024;
+            }
+            continue;
+        }
+        // A mapping's header: range, permissions, offset, device, inode, then the path if any
+        // (which may contain spaces).
+        let path = line.splitn(6, char::is_whitespace).nth(5).map(str::trim).unwrap_or("");
+        current = Some(match path {
+            "" => "anonymous".to_owned(),
+            p if p.starts_with('[') && p != "[vdso]" && p != "[vvar]" => "anonymous".to_owned(),
+            p => Path::new(p).file_name().map_or_else(|| p.to_owned(), |n| n.to_string_lossy().into_owned()),
+        });
+    }
+    out
+}
+
 /// A virtual display for the duration of the measurement.
 struct Xvfb {
     child: Child,
@@ -135,5 +192,35 @@ impl Xvfb {
 impl Drop for Xvfb {
     fn drop(&mut self) {
         stop(&mut self.child);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaps_rss_is_summed_per_mapped_file_and_anonymous_memory_together() {
+        let smaps = "\
+7f00-7f10 r-xp 00000000 fe:01 123  /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Size:                 64 kB
+Rss:                  40 kB
+7f10-7f20 rw-p 00010000 fe:01 123  /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Rss:                   8 kB
+5500-5600 rw-p 00000000 00:00 0  [heap]
+Rss:                 100 kB
+7f30-7f40 rw-p 00000000 00:00 0 
+Rss:                  12 kB
+7f40-7f50 r--p 00000000 00:01 9  /memfd:WebKitSharedMemory (deleted)
+Rss:                   4 kB
+7f50-7f60 r--p 00000000 fe:01 77  /usr/lib/libnothing.so
+Rss:                   0 kB
+";
+        let got = rss_by_mapping(smaps);
+        let want: BTreeMap<String, u64> = [("libLLVM-15.so.1", 48 * 1024), ("anonymous", 112 * 1024), ("memfd:WebKitSharedMemory (deleted)", 4 * 1024)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(got, want);
     }
 }
