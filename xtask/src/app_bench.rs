@@ -118,7 +118,8 @@ fn memory(pid: u32) -> (u64, u64) {
 }
 
 /// The idle RSS of `pids` by what is mapped, largest first: the first [`BREAKDOWN_ROWS`] by
-/// name with how many of the processes map them, then everything else as one row.
+/// name with how many of the processes hold some of them resident, then everything else as one
+/// row.
 fn breakdown(pids: &[u32]) -> Value {
     let mut total: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for &pid in pids {

@@ -308,7 +308,7 @@ fn app_report(app: &Value) -> String {
     );
     let _ = writeln!(out, "\nWhere the idle RSS is, summed over the {} processes, largest first (from `/proc/PID/smaps` in the same run;", app["processes"]);
     let _ = writeln!(out, "`anonymous` is heaps, stacks, the JavaScript heap and buffers; `fieldcast-app` is the app's own code):\n");
-    let _ = writeln!(out, "| mapped | RSS | processes mapping it |\n|---|---|---|");
+    let _ = writeln!(out, "| mapped | RSS | processes with it resident |\n|---|---|---|");
     for row in app["idle_rss_by_mapping"].as_array().into_iter().flatten() {
         let processes = row["processes"].as_u64().map_or_else(String::new, |n| n.to_string());
         let _ = writeln!(out, "| `{}` | {:.1} MB | {} |", row["mapping"].as_str().unwrap_or(""), mb(&row["rss_bytes"]), processes);
