@@ -5,12 +5,17 @@
 //! reports its first screen on the glass (two animation frames after the first render), with a
 //! fresh data directory each run. Memory is summed over the app and every process under it
 //! (WebKit's web and network processes), as RSS and as PSS (shared pages split fairly), and the
-//! RSS is broken down by what is mapped (a library, the app's own binary, anonymous memory), so
-//! the report shows from the same run which part of the figure is the app's and which WebKit's.
+//! RSS is broken down by what is mapped (a library, the app's own binary, anonymous memory).
+//!
+//! The same memory figures are taken, on the same display and after the same idle minute, of
+//! WebKitGTK's own example browser (`MiniBrowser`, shipped with the library) showing a blank
+//! page: the least any program holds that shows a page with this WebKitGTK on this machine. Side
+//! by side, the two show from one run which part of the app's figure is the app's and which the
+//! webview's.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,6 +30,9 @@ const STARTS: usize = 5;
 const IDLE: Duration = Duration::from_secs(60);
 /// Mappings named in the breakdown of the idle RSS; the rest are summed as one row.
 const BREAKDOWN_ROWS: usize = 10;
+/// What the app sets for WebKitGTK before it starts (src-tauri/src/main.rs), given to the
+/// baseline too so that both paint the same way.
+const PAINTING: (&str, &str) = ("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1");
 
 pub fn measure() -> anyhow::Result<Value> {
     let mut build = Command::new(root().join("ui/node_modules/.bin/tauri"));
@@ -47,22 +55,80 @@ pub fn measure() -> anyhow::Result<Value> {
         }
     }
     let (mut child, _data) = last.context("at least one start")?;
-    std::thread::sleep(IDLE);
-    let pids = tree(child.id());
-    let (rss, pss) = pids.iter().map(|&pid| memory(pid)).fold((0, 0), |(r, p), (r2, p2)| (r + r2, p + p2));
-    let breakdown = breakdown(&pids);
+    let app = idle(&mut child);
     stop(&mut child);
+    let app = app?;
+    let (minibrowser, baseline) = blank_page(&display.name)?;
     starts.sort_by(f64::total_cmp);
     Ok(json!({
         "binary_bytes": size,
         "cold_start_ms": starts,
         "cold_start_median_ms": starts[starts.len() / 2],
         "idle_seconds": IDLE.as_secs(),
-        "processes": pids.len(),
-        "idle_rss_bytes": rss,
-        "idle_pss_bytes": pss,
-        "idle_rss_by_mapping": breakdown,
+        "processes": app.processes,
+        "idle_rss_bytes": app.rss,
+        "idle_pss_bytes": app.pss,
+        "idle_rss_by_mapping": breakdown(&app, &baseline),
+        "baseline": {
+            "program": minibrowser,
+            "page": "about:blank",
+            "processes": baseline.processes,
+            "idle_rss_bytes": baseline.rss,
+            "idle_pss_bytes": baseline.pss,
+        },
     }))
+}
+
+/// WebKitGTK's `MiniBrowser` showing a blank page for [`IDLE`], on `display`: its path and its
+/// memory.
+fn blank_page(display: &str) -> anyhow::Result<(PathBuf, Idle)> {
+    let binary = minibrowser().context("no MiniBrowser beside WebKitGTK's helper processes (libwebkit2gtk-4.1-0)")?;
+    let mut child = Command::new(&binary)
+        .arg("about:blank")
+        .env("DISPLAY", display)
+        .env(PAINTING.0, PAINTING.1)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let memory = idle(&mut child);
+    stop(&mut child);
+    Ok((binary, memory.context("MiniBrowser")?))
+}
+
+/// Where the installed WebKitGTK keeps its example browser: beside its web and network processes,
+/// in the multiarch library directory.
+fn minibrowser() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib").ok()?.flatten().map(|entry| entry.path().join("webkit2gtk-4.1/MiniBrowser")).find(|path| path.is_file())
+}
+
+/// What a process and those under it hold resident.
+struct Idle {
+    processes: usize,
+    rss: u64,
+    pss: u64,
+    /// RSS by mapping, with how many of the processes hold some of it resident.
+    by_mapping: BTreeMap<String, (u64, usize)>,
+}
+
+/// Lets `child` idle for [`IDLE`], then reads the memory of it and every process under it.
+fn idle(child: &mut Child) -> anyhow::Result<Idle> {
+    std::thread::sleep(IDLE);
+    anyhow::ensure!(child.try_wait()?.is_none(), "the program exited while idling");
+    let pids = tree(child.id());
+    let mut memory = Idle { processes: pids.len(), rss: 0, pss: 0, by_mapping: BTreeMap::new() };
+    for &pid in &pids {
+        let (rss, pss) = rollup(pid);
+        memory.rss += rss;
+        memory.pss += pss;
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+        for (name, bytes) in rss_by_mapping(&smaps) {
+            let entry = memory.by_mapping.entry(name).or_default();
+            entry.0 += bytes;
+            entry.1 += 1;
+        }
+    }
+    Ok(memory)
 }
 
 /// Starts the app and waits for its "first screen painted" line; returns the time it took.
@@ -104,8 +170,8 @@ fn tree(pid: u32) -> Vec<u32> {
     all
 }
 
-/// (RSS, PSS) in bytes, from `smaps_rollup`.
-fn memory(pid: u32) -> (u64, u64) {
+/// (RSS, PSS) in bytes, from `smaps_rollup`: the only source of PSS.
+fn rollup(pid: u32) -> (u64, u64) {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let field = |name: &str| -> u64 {
         text.lines()
@@ -117,24 +183,21 @@ fn memory(pid: u32) -> (u64, u64) {
     (field("Rss:"), field("Pss:"))
 }
 
-/// The idle RSS of `pids` by what is mapped, largest first: the first [`BREAKDOWN_ROWS`] by
-/// name with how many of the processes hold some of them resident, then everything else as one
-/// row.
-fn breakdown(pids: &[u32]) -> Value {
-    let mut total: BTreeMap<String, (u64, usize)> = BTreeMap::new();
-    for &pid in pids {
-        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
-        for (name, bytes) in rss_by_mapping(&smaps) {
-            let entry = total.entry(name).or_default();
-            entry.0 += bytes;
-            entry.1 += 1;
-        }
-    }
-    let mut rows: Vec<(String, (u64, usize))> = total.into_iter().collect();
-    rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
-    let rest: u64 = rows.iter().skip(BREAKDOWN_ROWS).map(|(_, (bytes, _))| bytes).sum();
-    let mut out: Vec<Value> = rows.into_iter().take(BREAKDOWN_ROWS).map(|(name, (bytes, processes))| json!({ "mapping": name, "rss_bytes": bytes, "processes": processes })).collect();
-    out.push(json!({ "mapping": "everything else", "rss_bytes": rest }));
+/// The app's idle RSS by what is mapped, largest first, beside the baseline's: the app's first
+/// [`BREAKDOWN_ROWS`] mappings by name, with how many of its processes hold some of each
+/// resident, then everything else as one row.
+fn breakdown(app: &Idle, baseline: &Idle) -> Value {
+    let mut rows: Vec<(&String, &(u64, usize))> = app.by_mapping.iter().collect();
+    rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
+    let in_baseline = |name: &str| baseline.by_mapping.get(name).map_or(0, |(bytes, _)| *bytes);
+    let named = &rows[..rows.len().min(BREAKDOWN_ROWS)];
+    let mut out: Vec<Value> = named
+        .iter()
+        .map(|(name, (bytes, processes))| json!({ "mapping": name, "rss_bytes": bytes, "processes": processes, "baseline_rss_bytes": in_baseline(name) }))
+        .collect();
+    let rest: u64 = rows[named.len()..].iter().map(|(_, (bytes, _))| bytes).sum();
+    let baseline_rest: u64 = baseline.by_mapping.iter().filter(|(name, _)| !named.iter().any(|(n, _)| n == name)).map(|(_, (bytes, _))| bytes).sum();
+    out.push(json!({ "mapping": "everything else", "rss_bytes": rest, "baseline_rss_bytes": baseline_rest }));
     Value::from(out)
 }
 
@@ -223,5 +286,27 @@ Rss:                   0 kB
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_breakdown_names_the_apps_largest_mappings_beside_the_baselines_and_sums_the_rest() {
+        let idle = |rows: &[(&str, u64)]| Idle {
+            processes: 3,
+            rss: rows.iter().map(|(_, bytes)| bytes).sum(),
+            pss: 0,
+            by_mapping: rows.iter().map(|(name, bytes)| ((*name).to_owned(), (*bytes, 2))).collect(),
+        };
+        let many: Vec<(String, u64)> = (0..BREAKDOWN_ROWS as u64).map(|i| (format!("lib{i}.so"), 1_000 + i)).collect();
+        let mut app: Vec<(&str, u64)> = many.iter().map(|(name, bytes)| (name.as_str(), *bytes)).collect();
+        app.extend([("anonymous", 50_000), ("small.so", 10)]);
+        // The baseline has the app's largest mapping, not its smallest, and one the app lacks.
+        let baseline = idle(&[("anonymous", 30_000), ("small.so", 7), ("MiniBrowser", 5)]);
+        let rows = breakdown(&idle(&app), &baseline);
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), BREAKDOWN_ROWS + 1);
+        assert_eq!(rows[0], json!({ "mapping": "anonymous", "rss_bytes": 50_000, "processes": 2, "baseline_rss_bytes": 30_000 }));
+        assert_eq!(rows[1]["mapping"], "lib9.so");
+        assert_eq!(rows[1]["baseline_rss_bytes"], 0);
+        assert_eq!(rows[BREAKDOWN_ROWS], json!({ "mapping": "everything else", "rss_bytes": 1_000 + 10, "baseline_rss_bytes": 7 + 5 }));
     }
 }

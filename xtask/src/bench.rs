@@ -300,18 +300,39 @@ fn app_report(app: &Value) -> String {
         mb(&app["idle_rss_bytes"]),
         mb(&app["idle_pss_bytes"]),
     );
+    let baseline = &app["baseline"];
+    let _ = writeln!(
+        out,
+        "| the same of WebKitGTK's own example browser showing a blank page (`{}` {}; same display, same idle time), {} processes | {:.0} MB RSS ({:.0} MB PSS) |",
+        baseline["program"].as_str().unwrap_or(""),
+        baseline["page"].as_str().unwrap_or(""),
+        baseline["processes"],
+        mb(&baseline["idle_rss_bytes"]),
+        mb(&baseline["idle_pss_bytes"]),
+    );
     let _ = writeln!(
         out,
         "\nUnder Xvfb there is no GPU: the app has WebKitGTK paint with Skia on the CPU (its default since 2026-11-22;\n\
          before that GPU painting on Mesa's software GL measured 488 MB RSS / 304 MB PSS), and composition runs on\n\
-         Mesa's software GL (llvmpipe), whose libLLVM is resident in both the app and the web process."
+         Mesa's software GL (llvmpipe), whose libLLVM is resident in both the app and the web process. The example\n\
+         browser, given the same painting setting, shows what WebKitGTK itself holds on this machine with nothing\n\
+         on the page: the app holds {:.0} MB RSS ({:.0} MB PSS) more than that.",
+        (mb(&app["idle_rss_bytes"]) - mb(&baseline["idle_rss_bytes"])),
+        (mb(&app["idle_pss_bytes"]) - mb(&baseline["idle_pss_bytes"])),
     );
-    let _ = writeln!(out, "\nWhere the idle RSS is, summed over the {} processes, largest first (from `/proc/PID/smaps` in the same run;", app["processes"]);
+    let _ = writeln!(out, "\nWhere the idle RSS is, summed over the processes, largest first (from `/proc/PID/smaps` in the same run;");
     let _ = writeln!(out, "`anonymous` is heaps, stacks, the JavaScript heap and buffers; `fieldcast-app` is the app's own code):\n");
-    let _ = writeln!(out, "| mapped | RSS | processes with it resident |\n|---|---|---|");
+    let _ = writeln!(out, "| mapped | the app | app processes with it resident | the example browser, blank page |\n|---|---|---|---|");
     for row in app["idle_rss_by_mapping"].as_array().into_iter().flatten() {
         let processes = row["processes"].as_u64().map_or_else(String::new, |n| n.to_string());
-        let _ = writeln!(out, "| `{}` | {:.1} MB | {} |", row["mapping"].as_str().unwrap_or(""), mb(&row["rss_bytes"]), processes);
+        let _ = writeln!(
+            out,
+            "| `{}` | {:.1} MB | {} | {:.1} MB |",
+            row["mapping"].as_str().unwrap_or(""),
+            mb(&row["rss_bytes"]),
+            processes,
+            mb(&row["baseline_rss_bytes"]),
+        );
     }
     out
 }
