@@ -9,8 +9,8 @@
 //!
 //! The same memory figures are taken, on the same display and after the same idle minute, of
 //! WebKitGTK's own example browser (`MiniBrowser`, shipped with the library) showing a blank
-//! page: the least any program holds that shows a page with this WebKitGTK on this machine. Side
-//! by side, the two show from one run which part of the app's figure is the app's and which the
+//! page: what WebKitGTK itself holds on this machine before a page has anything in it. Side by
+//! side, the two show from one run which part of the app's figure is the app's and which the
 //! webview's.
 
 use std::collections::BTreeMap;

@@ -317,8 +317,8 @@ fn app_report(app: &Value) -> String {
          Mesa's software GL (llvmpipe), whose libLLVM is resident in both the app and the web process. The example\n\
          browser, given the same painting setting, shows what WebKitGTK itself holds on this machine with nothing\n\
          on the page: the app holds {:.0} MB RSS ({:.0} MB PSS) more than that.",
-        (mb(&app["idle_rss_bytes"]) - mb(&baseline["idle_rss_bytes"])),
-        (mb(&app["idle_pss_bytes"]) - mb(&baseline["idle_pss_bytes"])),
+        mb(&app["idle_rss_bytes"]) - mb(&baseline["idle_rss_bytes"]),
+        mb(&app["idle_pss_bytes"]) - mb(&baseline["idle_pss_bytes"]),
     );
     let _ = writeln!(out, "\nWhere the idle RSS is, summed over the processes, largest first (from `/proc/PID/smaps` in the same run;");
     let _ = writeln!(out, "`anonymous` is heaps, stacks, the JavaScript heap and buffers; `fieldcast-app` is the app's own code):\n");
