@@ -54,10 +54,8 @@ pub fn measure() -> anyhow::Result<Value> {
             stop(&mut old);
         }
     }
-    let (mut child, _data) = last.context("at least one start")?;
-    let app = idle(&mut child);
-    stop(&mut child);
-    let app = app?;
+    let (child, _data) = last.context("at least one start")?;
+    let app = idle(child)?;
     let (minibrowser, baseline) = blank_page(&display.name)?;
     starts.sort_by(f64::total_cmp);
     Ok(json!({
@@ -83,7 +81,7 @@ pub fn measure() -> anyhow::Result<Value> {
 /// memory.
 fn blank_page(display: &str) -> anyhow::Result<(PathBuf, Idle)> {
     let binary = minibrowser().context("no MiniBrowser beside WebKitGTK's helper processes (libwebkit2gtk-4.1-0)")?;
-    let mut child = Command::new(&binary)
+    let child = Command::new(&binary)
         .arg("about:blank")
         .env("DISPLAY", display)
         .env(PAINTING.0, PAINTING.1)
@@ -91,9 +89,8 @@ fn blank_page(display: &str) -> anyhow::Result<(PathBuf, Idle)> {
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
-    let memory = idle(&mut child);
-    stop(&mut child);
-    Ok((binary, memory.context("MiniBrowser")?))
+    let memory = idle(child).context("MiniBrowser")?;
+    Ok((binary, memory))
 }
 
 /// Where the installed WebKitGTK keeps its example browser: beside its web and network processes,
@@ -111,9 +108,17 @@ struct Idle {
     by_mapping: BTreeMap<String, (u64, usize)>,
 }
 
-/// Lets `child` idle for [`IDLE`], then reads the memory of it and every process under it.
-fn idle(child: &mut Child) -> anyhow::Result<Idle> {
+/// Lets `child` idle for [`IDLE`], reads the memory of it and every process under it, and stops
+/// it, whatever the outcome.
+fn idle(mut child: Child) -> anyhow::Result<Idle> {
     std::thread::sleep(IDLE);
+    let memory = read_tree(&mut child);
+    stop(&mut child);
+    memory
+}
+
+/// The memory of a still running `child` and every process under it.
+fn read_tree(child: &mut Child) -> anyhow::Result<Idle> {
     anyhow::ensure!(child.try_wait()?.is_none(), "the program exited while idling");
     let pids = tree(child.id());
     let mut memory = Idle { processes: pids.len(), rss: 0, pss: 0, by_mapping: BTreeMap::new() };
