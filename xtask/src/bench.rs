@@ -102,6 +102,11 @@ fn glass_to_glass() -> anyhow::Result<Value> {
     Ok(serde_json::from_str(line)?)
 }
 
+/// The bare forwarder's run with `viewers` viewers, from the same fan-out run.
+fn floor_run(fanout: &Value, viewers: u64) -> Option<&Value> {
+    fanout["floor"].as_array()?.iter().find(|run| run["viewers"].as_u64() == Some(viewers))
+}
+
 fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let mut out = String::new();
@@ -112,30 +117,44 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let _ = writeln!(out, "nanoseconds per thread, `/proc/PID/task/*/schedstat`, all of it: RTCP, consent checks, timers)");
     let _ = writeln!(out, "divided by the packets it forwarded. Memory is the");
     let _ = writeln!(out, "growth of its RSS over the camera-only baseline, per viewer. The row with no viewers is the camera");
-    let _ = writeln!(out, "alone: what receiving its packets costs. Targets: ≤ 8 µs per forwarded packet, ≤ 1 MB per viewer.\n");
-    let _ = writeln!(out, "| placement | viewers | packets forwarded/s | server CPU per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "alone: what receiving its packets costs. Targets: ≤ 8 µs per forwarded packet, ≤ 1 MB per viewer.");
+    let _ = writeln!(out, "The \"bare forwarder\" columns are the floor, measured in the same run with the same camera pacing,");
+    let _ = writeln!(out, "viewer counts and placement: a process with the relay's I/O (`poll(2)`, batched reads, the relay's own");
+    let _ = writeln!(out, "`sendmmsg(2)` sender with UDP GSO) and no WebRTC at all (no ICE, DTLS, SRTP, RTCP or timers); see");
+    let _ = writeln!(out, "`crates/bench/src/floor.rs`.\n");
+    let _ = writeln!(
+        out,
+        "| placement | viewers | packets forwarded/s | server CPU per packet | bare forwarder per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in | bare forwarder per datagram in |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     let runs = || fanouts.iter().flat_map(|f| f["runs"].as_array().into_iter().flatten().map(move |run| (f, run)));
     for (fanout, run) in runs() {
         let viewers = run["viewers"].as_u64().unwrap_or(0);
-        let (per_packet, memory) = if viewers == 0 {
-            ("—".to_owned(), "—".to_owned())
+        let floor = floor_run(fanout, viewers);
+        let (per_packet, floor_per_packet, memory) = if viewers == 0 {
+            ("—".to_owned(), "—".to_owned(), "—".to_owned())
         } else {
-            (format!("**{:.1} µs**", f(&run["server_cpu_us_per_packet"])), format!("{:.0} KB", f(&run["memory_per_viewer_bytes"]) / 1000.0))
+            (
+                format!("**{:.1} µs**", f(&run["server_cpu_us_per_packet"])),
+                floor.map_or("—".to_owned(), |fl| format!("{:.1} µs", f(&fl["cpu_us_per_packet"]))),
+                format!("{:.0} KB", f(&run["memory_per_viewer_bytes"]) / 1000.0),
+            )
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {:.3} | {} | {} ({:.2} %) | {:.0} | {:.0} µs |",
+            "| {} | {} | {:.0} | {} | {} | {:.3} | {} | {} ({:.2} %) | {:.0} | {:.0} µs | {} |",
             fanout["placement"].as_str().unwrap_or(""),
             viewers,
             f(&run["packets_per_second"]),
             per_packet,
+            floor_per_packet,
             f(&run["server_cpu_cores"]),
             memory,
             run["packets_lost"],
             f(&run["loss_percent"]),
             f(&run["datagrams_in_per_second"]),
             f(&run["server_cpu_us_per_datagram_in"]),
+            floor.map_or("—".to_owned(), |fl| format!("{:.0} µs", f(&fl["cpu_us_per_datagram_in"]))),
         );
     }
     let _ = writeln!(out);
@@ -149,10 +168,11 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     } else {
         format!("**The ≤ 8 µs target is not met in these rows: {}.**", failing.join(", "))
     };
-    let _ = writeln!(out, "{verdict}");
-    // What one more forwarded packet costs, from the rows with the fewest and the most viewers of
-    // each placement: the part of the cost that scales with the audience.
+    let _ = writeln!(out, "{verdict}\n");
     for fanout in fanouts {
+        let placement = fanout["placement"].as_str().unwrap_or("");
+        // What one more forwarded packet costs, from the rows with the fewest and the most
+        // viewers: the part of the cost that scales with the audience.
         let rows: Vec<&Value> = fanout["runs"].as_array().into_iter().flatten().filter(|r| r["viewers"].as_u64().unwrap_or(0) > 0).collect();
         if let (Some(low), Some(high)) = (rows.first(), rows.last())
             && f(&high["packets_per_second"]) > f(&low["packets_per_second"])
@@ -160,25 +180,34 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
             let marginal = (f(&high["server_cpu_cores"]) - f(&low["server_cpu_cores"])) * 1e6 / (f(&high["packets_per_second"]) - f(&low["packets_per_second"]));
             let _ = writeln!(
                 out,
-                "{}: one more forwarded packet costs {marginal:.1} µs (the CPU difference between {} and {} viewers over the difference in packets).",
-                fanout["placement"].as_str().unwrap_or(""),
-                low["viewers"],
-                high["viewers"],
+                "- {placement}: one more forwarded packet costs {marginal:.1} µs (the CPU difference between {} and {} viewers over the difference in packets).",
+                low["viewers"], high["viewers"],
             );
+        }
+        let split: Vec<String> = rows
+            .iter()
+            .filter_map(|run| {
+                let floor = floor_run(fanout, run["viewers"].as_u64()?)?;
+                let (relay, bare) = (f(&run["server_cpu_us_per_packet"]), f(&floor["cpu_us_per_packet"]));
+                Some(format!("{} viewers {bare:.1} + {:.1} µs", run["viewers"], relay - bare))
+            })
+            .collect();
+        if !split.is_empty() {
+            let _ = writeln!(out, "- {placement}, the relay's figure as the bare forwarder's plus the WebRTC work: {}.", split.join(", "));
         }
     }
     for line in [
         "",
         "The relay runs on str0m 0.25 (it ran on the webrtc-rs `rtc` 0.21 crate until 2026-11-22, measured",
         "then at 14.9 µs pinned and 15.8 µs shared for 200 viewers, 27 µs for 10). Its thread blocks in",
-        "`poll(2)` and sends each batch with one `sendmmsg(2)`, a viewer's packets of one flush as one message",
-        "the kernel segments (UDP GSO). What a packet costs is two parts. A fixed part per camera packet",
-        "(the row without viewers): waking the relay thread on an idle virtual CPU, reading, decrypting and",
-        "bookkeeping the packet; it is tens of microseconds on this machine, and divided by 10 viewers it",
-        "alone is most of the 10-viewer row. A part per viewer (the marginal cost above): str0m's RTP",
-        "header, payload copy and SRTP AES-GCM, the kernel's UDP send and its loopback delivery into the",
-        "viewer's socket (charged to the sender), and the viewers' own datagrams (consent checks, receiver",
-        "reports: about 2.5 a second each, each waking the thread and costing an HMAC or SRTCP check).",
+        "`poll(2)` and sends each pass's datagrams with one `sendmmsg(2)`, a viewer's packets of one flush as one",
+        "message the kernel segments (UDP GSO). The bare forwarder does the same I/O and nothing else, so its",
+        "figure is what the kernel (the send, and the loopback delivery into each viewer's socket, which is",
+        "charged to the sender) and the thread's wake-ups cost on this machine; the relay's figure above it",
+        "is its WebRTC work: decrypting the camera's SRTP, str0m's per-viewer send path (RTP header, SRTP",
+        "AES-GCM, the pacer pass a flush needs), RTCP, consent checks and timers. Both shrink per packet as",
+        "the audience grows, because a wake-up on an idle virtual CPU starts with cold caches and costs the",
+        "same however many packets it then sends.",
     ] {
         let _ = writeln!(out, "{line}");
     }
@@ -431,4 +460,35 @@ fn report(orders: &Value, page: &Value) -> String {
         ms(&page["response_time"]["p99_ms"]),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn each_fan_out_row_stands_beside_the_bare_forwarder_with_the_same_viewers() {
+        let run = |viewers: u64, per_packet: f64, cores: f64, pps: f64| {
+            json!({ "viewers": viewers, "server_cpu_us_per_packet": per_packet, "server_cpu_cores": cores, "packets_per_second": pps,
+                    "memory_per_viewer_bytes": 300_000, "packets_lost": 0, "loss_percent": 0.0, "datagrams_in_per_second": 85.0,
+                    "server_cpu_us_per_datagram_in": 40.0 })
+        };
+        let floor = |viewers: u64, per_packet: f64| json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0 });
+        let fanout = json!({
+            "placement": "pinned", "camera": "500 kbit/s", "window_seconds": 15,
+            "runs": [run(0, 0.0, 0.003, 0.0), run(10, 12.0, 0.0072, 600.0), run(50, 7.5, 0.0225, 3000.0)],
+            "floor": [floor(0, 0.0), floor(10, 5.0), floor(50, 2.5)],
+        });
+        let report = live_report(&[fanout], &json!({}));
+
+        assert!(report.contains("| pinned | 10 | 600 | **12.0 µs** | 5.0 µs |"), "{report}");
+        assert!(report.contains("| pinned | 50 | 3000 | **7.5 µs** | 2.5 µs |"), "{report}");
+        assert!(report.contains("| pinned | 0 | 0 | — | — |"), "{report}");
+        assert!(report.contains("not met in these rows: 10 viewers (12.0 µs)."), "{report}");
+        assert!(report.contains("10 viewers 5.0 + 7.0 µs, 50 viewers 2.5 + 5.0 µs"), "{report}");
+        // (0.0225 - 0.0072) cores over 2400 more packets a second.
+        assert!(report.contains("one more forwarded packet costs 6.4 µs"), "{report}");
+    }
 }

@@ -5,6 +5,8 @@
 //!
 //! The viewers run in this process on the same two cores; the CPU figure is the server's own
 //! (from /proc), so it does not count theirs, but they compete for the cores and the caches.
+//! Then the same counts go through the bare forwarder of `floor.rs`, the part of the figure that
+//! is the kernel's and the wake-ups'.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use live_probe::{Media, Peer};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::floor::{self, FloorRun};
 use crate::server::{Server, cpu_seconds, rss_bytes};
 
 #[derive(Debug, Serialize)]
@@ -21,6 +24,8 @@ pub struct Fanout {
     pub camera: String,
     pub window_seconds: u64,
     pub runs: Vec<FanoutRun>,
+    /// The same camera and viewer counts through a bare UDP forwarder with the relay's I/O.
+    pub floor: Vec<FloorRun>,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,5 +131,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
         viewer.close().await?;
     }
     camera.close().await?;
-    Ok(Fanout { camera: format!("{} kbit/s, {} fps, {} B payloads", media.bitrate_bps / 1000, media.fps, media.payload), window_seconds: window.as_secs(), runs })
+    drop(server);
+    let floor = floor::fanout(counts, window, media).await?;
+    Ok(Fanout { camera: format!("{} kbit/s, {} fps, {} B payloads", media.bitrate_bps / 1000, media.fps, media.payload), window_seconds: window.as_secs(), runs, floor })
 }

@@ -7,11 +7,13 @@
 //! - `page`: an order link page's response time and its bytes over the wire, compressed, with
 //!   everything it loads except the photo.
 //! - `sync`: a day of offline changes pushed, orders pulled, and a rural link (see `sync.rs`).
-//! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`).
+//! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`), and the
+//!   same fan-out through a bare UDP forwarder with the relay's I/O, the floor (see `floor.rs`).
 //! - `photo`: the listing photo pipeline against vipsthumbnail on a 12-megapixel JPEG.
 //!
 //! Each prints one JSON object; `cargo xtask bench` turns them into BENCHMARKS.md.
 
+mod floor;
 mod live;
 mod load;
 mod page;
@@ -46,6 +48,8 @@ fn main() -> anyhow::Result<()> {
             let counts: Vec<usize> = value("--viewers").unwrap_or_else(|| "10,50,200".into()).split(',').map(str::parse).collect::<Result<_, _>>()?;
             serde_json::to_value(runtime.block_on(live::fanout(&server_bin, &counts, Duration::from_secs(seconds)))?)?
         }
+        // The floor's forwarder, started by `live` as a child process.
+        Some("udp-forwarder") => return floor::forward(),
         Some("photo") => {
             let runs: usize = value("--runs").map_or(Ok(7), |s| s.parse())?;
             serde_json::to_value(photo::measure(runs.max(1))?)?

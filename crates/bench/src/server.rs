@@ -20,17 +20,7 @@ impl Server {
     /// sends everything from one address.
     pub fn start(binary: &Path) -> anyhow::Result<Server> {
         let data = tempfile::tempdir()?;
-        // `FIELDCAST_BENCH_SERVER_CPUS` pins the server to some cores (with `taskset`), so that the
-        // load generator pinned to the others does not share them and the figures vary less.
-        let mut command = match std::env::var("FIELDCAST_BENCH_SERVER_CPUS") {
-            Ok(cpus) => {
-                let mut command = Command::new("taskset");
-                command.args(["-c", &cpus]).arg(binary);
-                command
-            }
-            Err(_) => Command::new(binary),
-        };
-        let mut child = command
+        let mut child = pinned(binary)
             .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--order-rate", "100000000", "--data-dir"])
             .arg(data.path())
             .env("RUST_LOG", "warn")
@@ -69,6 +59,20 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
+    }
+}
+
+/// A command that runs `binary` where the measured side of a benchmark runs:
+/// `FIELDCAST_BENCH_SERVER_CPUS` pins it to some cores (with `taskset`), so that the load
+/// generator pinned to the others does not share them and the figures vary less.
+pub fn pinned(binary: &Path) -> Command {
+    match std::env::var("FIELDCAST_BENCH_SERVER_CPUS") {
+        Ok(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", &cpus]).arg(binary);
+            command
+        }
+        Err(_) => Command::new(binary),
     }
 }
 

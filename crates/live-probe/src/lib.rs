@@ -49,7 +49,8 @@ impl Media {
         Media { bitrate_bps: 500_000, fps: 15, payload: 1_100, keyframe_interval: Duration::from_secs(2) }
     }
 
-    fn packets_per_frame(&self) -> usize {
+    /// RTP packets per frame: a frame's bytes in payloads of [`Media::payload`].
+    pub fn packets_per_frame(&self) -> usize {
         let bytes_per_frame = self.bitrate_bps / 8 / u64::from(self.fps.max(1));
         (bytes_per_frame as usize).div_ceil(self.payload).max(1)
     }
