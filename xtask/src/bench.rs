@@ -208,8 +208,8 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         "charged to the sender) and the thread's wake-ups cost on this machine; the relay's figure above it",
         "is its WebRTC work: decrypting the camera's SRTP, str0m's per-viewer send path (RTP header, SRTP",
         "AES-GCM, the pacer pass a flush needs), RTCP, consent checks and timers. Both shrink per packet as",
-        "the audience grows, because a wake-up on an idle virtual CPU starts with cold caches and costs the",
-        "same however many packets it then sends.",
+        "the audience grows, because a wake-up of the thread costs about the same however many packets it",
+        "then sends.",
     ] {
         let _ = writeln!(out, "{line}");
     }
