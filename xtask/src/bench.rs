@@ -136,7 +136,12 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         } else {
             (
                 format!("**{:.1} µs**", f(&run["server_cpu_us_per_packet"])),
-                floor.map_or("—".to_owned(), |fl| format!("{:.1} µs", f(&fl["cpu_us_per_packet"]))),
+                // A packet the forwarder lost raises its figure (CPU over packets delivered), so
+                // the cell says so.
+                floor.map_or("—".to_owned(), |fl| match fl["packets_lost"].as_u64().unwrap_or(0) {
+                    0 => format!("{:.1} µs", f(&fl["cpu_us_per_packet"])),
+                    lost => format!("{:.1} µs ({lost} lost)", f(&fl["cpu_us_per_packet"])),
+                }),
                 format!("{:.0} KB", f(&run["memory_per_viewer_bytes"]) / 1000.0),
             )
         };
@@ -477,21 +482,22 @@ mod tests {
                     "memory_per_viewer_bytes": 300_000, "packets_lost": 0, "loss_percent": 0.0, "datagrams_in_per_second": 85.0,
                     "server_cpu_us_per_datagram_in": 40.0 })
         };
-        let floor = |viewers: u64, per_packet: f64| json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0 });
+        let floor = |viewers: u64, per_packet: f64| json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0, "packets_lost": 0 });
         let fanout = json!({
             "placement": "pinned", "camera": "500 kbit/s", "window_seconds": 15,
-            "runs": [run(0, 0.0, 0.003, 0.0), run(10, 12.0, 0.0072, 600.0), run(50, 7.5, 0.0225, 3000.0)],
-            "floor": [floor(0, 0.0), floor(10, 5.0), floor(50, 2.5)],
+            "runs": [run(0, 0.0, 0.003, 0.0), run(10, 12.0, 0.0072, 600.0), run(50, 7.5, 0.0225, 3000.0), run(200, 6.5, 0.078, 12000.0)],
+            "floor": [floor(0, 0.0), floor(10, 5.0), floor(50, 2.5), json!({ "viewers": 200, "cpu_us_per_packet": 2.2, "packets_lost": 3 })],
         });
         let report = live_report(&[fanout], &json!({}));
 
         assert!(report.contains("| pinned | 10 | 600 | **12.0 µs** | 5.0 µs |"), "{report}");
         assert!(report.contains("| pinned | 50 | 3000 | **7.5 µs** | 2.5 µs |"), "{report}");
         assert!(report.contains("| pinned | 0 | 0 | — | — |"), "{report}");
-        assert!(report.contains("| 85 | 40 µs | 12 µs |") && report.matches("| 85 | 40 µs | — |").count() == 2, "{report}");
+        assert!(report.contains("| 85 | 40 µs | 12 µs |") && report.matches("| 85 | 40 µs | — |").count() == 3, "{report}");
         assert!(report.contains("not met in these rows: 10 viewers (12.0 µs)."), "{report}");
-        assert!(report.contains("10 viewers 5.0 + 7.0 µs, 50 viewers 2.5 + 5.0 µs"), "{report}");
-        // (0.0225 - 0.0072) cores over 2400 more packets a second.
-        assert!(report.contains("one more forwarded packet costs 6.4 µs"), "{report}");
+        assert!(report.contains("| pinned | 200 | 12000 | **6.5 µs** | 2.2 µs (3 lost) |"), "{report}");
+        assert!(report.contains("10 viewers 5.0 + 7.0 µs, 50 viewers 2.5 + 5.0 µs, 200 viewers 2.2 + 4.3 µs"), "{report}");
+        // (0.078 - 0.0072) cores over 11400 more packets a second.
+        assert!(report.contains("one more forwarded packet costs 6.2 µs"), "{report}");
     }
 }
