@@ -328,7 +328,9 @@ async fn the_farmers_offline_walk_up_order_and_packing_reach_the_server_when_it_
     // The server goes away (the village's link drops); the farmer keeps working.
     server.kill();
     client.find(Locator::Css("[data-testid=tab-orders]")).await?.click().await?;
-    client.find(Locator::Css("[data-testid=add-sale]")).await?.click().await?;
+    // The button stays disabled until the orders screen has read its list, and a click on a
+    // disabled button is taken without doing anything.
+    client.wait().at_most(WAIT).for_element(Locator::Css("[data-testid=add-sale]:enabled")).await?.click().await?;
     fill(&client, "quantity", "2").await?;
     fill(&client, "buyer_name", "李大妈").await?;
     fill(&client, "buyer_phone", "13900001111").await?;
