@@ -56,8 +56,47 @@ enum Placement {
     Shared,
 }
 
-/// The relay's fan-out, one run per placement, so the figure's dependence on it is visible.
+/// Runs of the fan-out per placement. One run's figures differ from the next one's by a tenth or
+/// more on this machine (and by half now and then, when its virtual CPUs are slow to wake), which
+/// is as much as the distance to the target, so each row is the median of several runs.
+const FANOUT_ROUNDS: usize = 3;
+
+/// The relay's fan-out per placement, so the figure's dependence on it is visible: each row is
+/// the median of [`FANOUT_ROUNDS`] runs (see [`median_rows`]).
 fn live_fanout(placement: Placement) -> anyhow::Result<Value> {
+    let rounds = (0..FANOUT_ROUNDS).map(|_| live_fanout_once(placement)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut value = rounds[0].clone();
+    value["runs"] = Value::from(median_rows(&rounds, "runs", "server_cpu_us_per_packet", "server_cpu_us_per_datagram_in"));
+    value["floor"] = Value::from(median_rows(&rounds, "floor", "cpu_us_per_packet", "cpu_us_per_datagram_in"));
+    value["rounds"] = Value::from(rounds.len());
+    Ok(value)
+}
+
+/// For each viewer count of `list` in the rounds, the row whose `key` (with no viewers,
+/// `key_alone`, as nothing is forwarded) is the median, whole, so that the figures of a row come
+/// from one run; it gains `range`, the lowest and the highest `key` of all the rounds.
+fn median_rows(rounds: &[Value], list: &str, key: &str, key_alone: &str) -> Vec<Value> {
+    let rows = || rounds.iter().flat_map(|round| round[list].as_array().into_iter().flatten());
+    let mut counts: Vec<u64> = rows().filter_map(|row| row["viewers"].as_u64()).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
+        .into_iter()
+        .filter_map(|viewers| {
+            let key = if viewers == 0 { key_alone } else { key };
+            let figure = |row: &Value| row[key].as_f64().unwrap_or(f64::NAN);
+            let mut same: Vec<&Value> = rows().filter(|row| row["viewers"].as_u64() == Some(viewers)).collect();
+            same.sort_by(|a, b| figure(a).total_cmp(&figure(b)));
+            // With an even number of rounds, the lower of the middle two: a row that was measured.
+            let mut median = (*same.get((same.len() - 1) / 2)?).clone();
+            median["range"] = Value::from(vec![figure(same.first()?), figure(same.last()?)]);
+            Some(median)
+        })
+        .collect()
+}
+
+/// One run of the fan-out.
+fn live_fanout_once(placement: Placement) -> anyhow::Result<Value> {
     let bench = root().join("target/release/fieldcast-bench");
     let mut command = match placement {
         Placement::Pinned => {
@@ -102,7 +141,15 @@ fn glass_to_glass() -> anyhow::Result<Value> {
     Ok(serde_json::from_str(line)?)
 }
 
-/// The bare forwarder's run with `viewers` viewers, from the same fan-out run.
+/// The lowest and highest figure of the runs a median row was chosen from, as " (low–high)".
+fn range(row: &Value, decimals: usize) -> String {
+    match row["range"].as_array().map(|r| r.iter().filter_map(Value::as_f64).collect::<Vec<_>>()).as_deref() {
+        Some([low, high]) => format!(" ({low:.decimals$}–{high:.decimals$})"),
+        _ => String::new(),
+    }
+}
+
+/// The bare forwarder's median row with `viewers` viewers, from the same placement's runs.
 fn floor_run(fanout: &Value, viewers: u64) -> Option<&Value> {
     fanout["floor"].as_array()?.iter().find(|run| run["viewers"].as_u64() == Some(viewers))
 }
@@ -121,7 +168,9 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let _ = writeln!(out, "The \"bare forwarder\" columns are the floor, measured in the same run with the same camera pacing,");
     let _ = writeln!(out, "viewer counts and placement: a process with the relay's I/O (`poll(2)`, batched reads, the relay's own");
     let _ = writeln!(out, "`sendmmsg(2)` sender with UDP GSO) and no WebRTC at all (no ICE, DTLS, SRTP, RTCP or timers); see");
-    let _ = writeln!(out, "`crates/bench/src/floor.rs`.\n");
+    let _ = writeln!(out, "`crates/bench/src/floor.rs`.");
+    let _ = writeln!(out, "Each placement ran {} times; a row is the run whose figure (per packet, or per datagram in with no", first["rounds"].as_u64().unwrap_or(1));
+    let _ = writeln!(out, "viewers) was the median, with the lowest and highest of the runs in brackets.\n");
     let _ = writeln!(
         out,
         "| placement | viewers | packets forwarded/s | server CPU per packet | bare forwarder per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in | bare forwarder per camera datagram, no viewers |"
@@ -135,19 +184,19 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
             ("—".to_owned(), "—".to_owned(), "—".to_owned())
         } else {
             (
-                format!("**{:.1} µs**", f(&run["server_cpu_us_per_packet"])),
+                format!("**{:.1} µs**{}", f(&run["server_cpu_us_per_packet"]), range(run, 1)),
                 // A packet the forwarder lost raises its figure (CPU over packets delivered), so
                 // the cell says so.
                 floor.map_or("—".to_owned(), |fl| match fl["packets_lost"].as_u64().unwrap_or(0) {
-                    0 => format!("{:.1} µs", f(&fl["cpu_us_per_packet"])),
-                    lost => format!("{:.1} µs ({lost} lost)", f(&fl["cpu_us_per_packet"])),
+                    0 => format!("{:.1} µs{}", f(&fl["cpu_us_per_packet"]), range(fl, 1)),
+                    lost => format!("{:.1} µs{} ({lost} lost)", f(&fl["cpu_us_per_packet"]), range(fl, 1)),
                 }),
                 format!("{:.0} KB", f(&run["memory_per_viewer_bytes"]) / 1000.0),
             )
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {} | {:.3} | {} | {} ({:.2} %) | {:.0} | {:.0} µs | {} |",
+            "| {} | {} | {:.0} | {} | {} | {:.3} | {} | {} ({:.2} %) | {:.0} | {:.0} µs{} | {} |",
             fanout["placement"].as_str().unwrap_or(""),
             viewers,
             f(&run["packets_per_second"]),
@@ -159,9 +208,10 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
             f(&run["loss_percent"]),
             f(&run["datagrams_in_per_second"]),
             f(&run["server_cpu_us_per_datagram_in"]),
+            if viewers == 0 { range(run, 0) } else { String::new() },
             // With viewers, the relay's datagrams in include their feedback and the forwarder's
             // have none, so only the camera-alone row compares like with like.
-            floor.filter(|_| viewers == 0).map_or("—".to_owned(), |fl| format!("{:.0} µs", f(&fl["cpu_us_per_datagram_in"]))),
+            floor.filter(|_| viewers == 0).map_or("—".to_owned(), |fl| format!("{:.0} µs{}", f(&fl["cpu_us_per_datagram_in"]), range(fl, 0))),
         );
     }
     let _ = writeln!(out);
@@ -179,7 +229,8 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     for fanout in fanouts {
         let placement = fanout["placement"].as_str().unwrap_or("");
         // What one more forwarded packet costs, from the rows with the fewest and the most
-        // viewers: the part of the cost that scales with the audience.
+        // viewers: the part of the cost that scales with the audience. Each is a median row, so
+        // the two may come from different runs.
         let rows: Vec<&Value> = fanout["runs"].as_array().into_iter().flatten().filter(|r| r["viewers"].as_u64().unwrap_or(0) > 0).collect();
         if let (Some(low), Some(high)) = (rows.first(), rows.last())
             && f(&high["packets_per_second"]) > f(&low["packets_per_second"])
@@ -483,14 +534,17 @@ mod tests {
                     "server_cpu_us_per_datagram_in": 40.0 })
         };
         let floor = |viewers: u64, per_packet: f64| json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0, "packets_lost": 0 });
+        let mut median_of_three = run(10, 12.0, 0.0072, 600.0);
+        median_of_three["range"] = json!([11.42, 12.66]);
         let fanout = json!({
-            "placement": "pinned", "camera": "500 kbit/s", "window_seconds": 15,
-            "runs": [run(0, 0.0, 0.003, 0.0), run(10, 12.0, 0.0072, 600.0), run(50, 7.5, 0.0225, 3000.0), run(200, 6.5, 0.078, 12000.0)],
+            "placement": "pinned", "camera": "500 kbit/s", "window_seconds": 15, "rounds": 3,
+            "runs": [run(0, 0.0, 0.003, 0.0), median_of_three, run(50, 7.5, 0.0225, 3000.0), run(200, 6.5, 0.078, 12000.0)],
             "floor": [floor(0, 0.0), floor(10, 5.0), floor(50, 2.5), json!({ "viewers": 200, "cpu_us_per_packet": 2.2, "packets_lost": 3 })],
         });
         let report = live_report(&[fanout], &json!({}));
 
-        assert!(report.contains("| pinned | 10 | 600 | **12.0 µs** | 5.0 µs |"), "{report}");
+        assert!(report.contains("| pinned | 10 | 600 | **12.0 µs** (11.4–12.7) | 5.0 µs |"), "{report}");
+        assert!(report.contains("Each placement ran 3 times"), "{report}");
         assert!(report.contains("| pinned | 50 | 3000 | **7.5 µs** | 2.5 µs |"), "{report}");
         assert!(report.contains("| pinned | 0 | 0 | — | — |"), "{report}");
         assert!(report.contains("| 85 | 40 µs | 12 µs |") && report.matches("| 85 | 40 µs | — |").count() == 3, "{report}");
@@ -499,5 +553,31 @@ mod tests {
         assert!(report.contains("10 viewers 5.0 + 7.0 µs, 50 viewers 2.5 + 5.0 µs, 200 viewers 2.2 + 4.3 µs"), "{report}");
         // (0.078 - 0.0072) cores over 11400 more packets a second.
         assert!(report.contains("one more forwarded packet costs 6.2 µs"), "{report}");
+    }
+
+    #[test]
+    fn a_row_of_several_runs_is_the_median_run_whole_with_the_range_beside_it() {
+        let row = |viewers: u64, per_packet: f64, per_datagram: f64, lost: u64| {
+            json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": per_datagram, "packets_lost": lost })
+        };
+        let rounds = [
+            json!({ "floor": [row(0, 0.0, 15.0, 0), row(10, 5.5, 60.0, 0)] }),
+            json!({ "floor": [row(0, 0.0, 9.0, 0), row(10, 15.2, 70.0, 4)] }),
+            json!({ "floor": [row(0, 0.0, 12.0, 0), row(10, 4.7, 50.0, 1)] }),
+        ];
+        let rows = median_rows(&rounds, "floor", "cpu_us_per_packet", "cpu_us_per_datagram_in");
+
+        assert_eq!(rows.len(), 2);
+        // With no viewers nothing is forwarded: the median is by the figure per datagram in.
+        assert_eq!(rows[0]["cpu_us_per_datagram_in"], 12.0);
+        assert_eq!(rows[0]["range"], json!([9.0, 15.0]));
+        // The median row is one run's, whole: its loss comes with its figure.
+        assert_eq!(rows[1]["cpu_us_per_packet"], 5.5);
+        assert_eq!(rows[1]["packets_lost"], 0);
+        assert_eq!(rows[1]["range"], json!([4.7, 15.2]));
+
+        // Of two runs, the lower.
+        let two = median_rows(&rounds[..2], "floor", "cpu_us_per_packet", "cpu_us_per_datagram_in");
+        assert_eq!(two[1]["cpu_us_per_packet"], 5.5);
     }
 }
