@@ -218,12 +218,12 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let with_viewers = || runs().filter(|(_, run)| run["viewers"].as_u64().unwrap_or(0) > 0);
     let failing: Vec<String> = with_viewers()
         .filter(|(_, run)| f(&run["server_cpu_us_per_packet"]) > 8.0)
-        .map(|(_, run)| format!("{} viewers ({:.1} µs)", run["viewers"], f(&run["server_cpu_us_per_packet"])))
+        .map(|(fanout, run)| format!("{} viewers, {} ({:.1} µs)", run["viewers"], fanout["placement"].as_str().unwrap_or(""), f(&run["server_cpu_us_per_packet"])))
         .collect();
     let verdict = if failing.is_empty() {
         "**The ≤ 8 µs target is met in every row.**".to_owned()
     } else {
-        format!("**The ≤ 8 µs target is not met in these rows: {}.**", failing.join(", "))
+        format!("**The ≤ 8 µs target is not met in these rows: {}.**", failing.join("; "))
     };
     let _ = writeln!(out, "{verdict}\n");
     for fanout in fanouts {
@@ -548,7 +548,7 @@ mod tests {
         assert!(report.contains("| pinned | 50 | 3000 | **7.5 µs** | 2.5 µs |"), "{report}");
         assert!(report.contains("| pinned | 0 | 0 | — | — |"), "{report}");
         assert!(report.contains("| 85 | 40 µs | 12 µs |") && report.matches("| 85 | 40 µs | — |").count() == 3, "{report}");
-        assert!(report.contains("not met in these rows: 10 viewers (12.0 µs)."), "{report}");
+        assert!(report.contains("not met in these rows: 10 viewers, pinned (12.0 µs)."), "{report}");
         assert!(report.contains("| pinned | 200 | 12000 | **6.5 µs** | 2.2 µs (3 lost) |"), "{report}");
         assert!(report.contains("10 viewers 5.0 + 7.0 µs, 50 viewers 2.5 + 5.0 µs, 200 viewers 2.2 + 4.3 µs"), "{report}");
         // (0.078 - 0.0072) cores over 11400 more packets a second.
