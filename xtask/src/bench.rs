@@ -56,6 +56,15 @@ enum Placement {
     Shared,
 }
 
+impl Placement {
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Pinned => "pinned",
+            Placement::Shared => "shared",
+        }
+    }
+}
+
 /// Runs of the fan-out per placement. One run's figures differ from the next one's by a tenth or
 /// more on this machine (and by half now and then, when its virtual CPUs are slow to wake), which
 /// is as much as the distance to the target, so each row is the median of several runs.
@@ -65,6 +74,10 @@ const FANOUT_ROUNDS: usize = 3;
 /// the median of [`FANOUT_ROUNDS`] runs (see [`median_rows`]).
 fn live_fanout(placement: Placement) -> anyhow::Result<Value> {
     let rounds = (0..FANOUT_ROUNDS).map(|_| live_fanout_once(placement)).collect::<anyhow::Result<Vec<_>>>()?;
+    // Every run as measured, for a look behind the medians.
+    let raw = root().join("target/bench").join(format!("live-{}.json", placement.name()));
+    std::fs::create_dir_all(raw.parent().context("a parent")?)?;
+    std::fs::write(&raw, serde_json::to_string_pretty(&rounds)?).with_context(|| format!("writing {}", raw.display()))?;
     let mut value = rounds[0].clone();
     value["runs"] = Value::from(median_rows(&rounds, "runs", "server_cpu_us_per_packet", "server_cpu_us_per_datagram_in"));
     value["floor"] = Value::from(median_rows(&rounds, "floor", "cpu_us_per_packet", "cpu_us_per_datagram_in"));
@@ -74,7 +87,8 @@ fn live_fanout(placement: Placement) -> anyhow::Result<Value> {
 
 /// For each viewer count of `list` in the rounds, the row whose `key` (with no viewers,
 /// `key_alone`, as nothing is forwarded) is the median, whole, so that the figures of a row come
-/// from one run; it gains `range`, the lowest and the highest `key` of all the rounds.
+/// from one run. It gains `range`, the lowest and the highest `key` of all the rounds, and
+/// `lost_in_all_runs`, so that a loss in a run that was not the median is not hidden.
 fn median_rows(rounds: &[Value], list: &str, key: &str, key_alone: &str) -> Vec<Value> {
     let rows = || rounds.iter().flat_map(|round| round[list].as_array().into_iter().flatten());
     let mut counts: Vec<u64> = rows().filter_map(|row| row["viewers"].as_u64()).collect();
@@ -90,6 +104,7 @@ fn median_rows(rounds: &[Value], list: &str, key: &str, key_alone: &str) -> Vec<
             // With an even number of rounds, the lower of the middle two: a row that was measured.
             let mut median = (*same.get((same.len() - 1) / 2)?).clone();
             median["range"] = Value::from(vec![figure(same.first()?), figure(same.last()?)]);
+            median["lost_in_all_runs"] = Value::from(same.iter().filter_map(|row| row["packets_lost"].as_u64()).sum::<u64>());
             Some(median)
         })
         .collect()
@@ -170,7 +185,8 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let _ = writeln!(out, "`sendmmsg(2)` sender with UDP GSO) and no WebRTC at all (no ICE, DTLS, SRTP, RTCP or timers); see");
     let _ = writeln!(out, "`crates/bench/src/floor.rs`.");
     let _ = writeln!(out, "Each placement ran {} times; a row is the run whose figure (per packet, or per datagram in with no", first["rounds"].as_u64().unwrap_or(1));
-    let _ = writeln!(out, "viewers) was the median, with the lowest and highest of the runs in brackets.\n");
+    let _ = writeln!(out, "viewers) was the median, with the lowest and highest of the runs in brackets; \"in all runs\" after a");
+    let _ = writeln!(out, "loss counts the packets the other runs lost too. Every run as measured: `target/bench/live-*.json`.\n");
     let _ = writeln!(
         out,
         "| placement | viewers | packets forwarded/s | server CPU per packet | bare forwarder per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in | bare forwarder per camera datagram, no viewers |"
@@ -196,7 +212,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {} | {:.3} | {} | {} ({:.2} %) | {:.0} | {:.0} µs{} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {:.3} | {} | {} ({:.2} %){} | {:.0} | {:.0} µs{} | {} |",
             fanout["placement"].as_str().unwrap_or(""),
             viewers,
             f(&run["packets_per_second"]),
@@ -206,6 +222,10 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
             memory,
             run["packets_lost"],
             f(&run["loss_percent"]),
+            match (run["packets_lost"].as_u64(), run["lost_in_all_runs"].as_u64()) {
+                (Some(lost), Some(all)) if all > lost => format!("; {all} in all runs"),
+                _ => String::new(),
+            },
             f(&run["datagrams_in_per_second"]),
             f(&run["server_cpu_us_per_datagram_in"]),
             if viewers == 0 { range(run, 0) } else { String::new() },
@@ -536,6 +556,7 @@ mod tests {
         let floor = |viewers: u64, per_packet: f64| json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0, "packets_lost": 0 });
         let mut median_of_three = run(10, 12.0, 0.0072, 600.0);
         median_of_three["range"] = json!([11.42, 12.66]);
+        median_of_three["lost_in_all_runs"] = json!(7);
         let fanout = json!({
             "placement": "pinned", "camera": "500 kbit/s", "window_seconds": 15, "rounds": 3,
             "runs": [run(0, 0.0, 0.003, 0.0), median_of_three, run(50, 7.5, 0.0225, 3000.0), run(200, 6.5, 0.078, 12000.0)],
@@ -545,6 +566,8 @@ mod tests {
 
         assert!(report.contains("| pinned | 10 | 600 | **12.0 µs** (11.4–12.7) | 5.0 µs |"), "{report}");
         assert!(report.contains("Each placement ran 3 times"), "{report}");
+        // A loss in a run other than the median one is shown beside the median's.
+        assert!(report.contains("| 0 (0.00 %); 7 in all runs |"), "{report}");
         assert!(report.contains("| pinned | 50 | 3000 | **7.5 µs** | 2.5 µs |"), "{report}");
         assert!(report.contains("| pinned | 0 | 0 | — | — |"), "{report}");
         assert!(report.contains("| 85 | 40 µs | 12 µs |") && report.matches("| 85 | 40 µs | — |").count() == 3, "{report}");
@@ -575,6 +598,7 @@ mod tests {
         assert_eq!(rows[1]["cpu_us_per_packet"], 5.5);
         assert_eq!(rows[1]["packets_lost"], 0);
         assert_eq!(rows[1]["range"], json!([4.7, 15.2]));
+        assert_eq!(rows[1]["lost_in_all_runs"], 5);
 
         // Of two runs, the lower.
         let two = median_rows(&rounds[..2], "floor", "cpu_us_per_packet", "cpu_us_per_datagram_in");
