@@ -66,8 +66,9 @@ impl Placement {
 }
 
 /// Runs of the fan-out per placement. One run's figures differ from the next one's by a tenth or
-/// more on this machine (and by half now and then, when its virtual CPUs are slow to wake), which
-/// is as much as the distance to the target, so each row is the median of several runs.
+/// more on this machine, and now and then by half or more (eight runs within an hour gave 12.1 to
+/// 27.6 µs at 10 viewers), which is as much as the distance to the target, so each row is the
+/// median of several runs.
 const FANOUT_ROUNDS: usize = 3;
 
 /// The relay's fan-out per placement, so the figure's dependence on it is visible: each row is
