@@ -57,10 +57,19 @@ enum Placement {
 }
 
 impl Placement {
+    /// The name of its file of runs.
     fn name(self) -> &'static str {
         match self {
             Placement::Pinned => "pinned",
             Placement::Shared => "shared",
+        }
+    }
+
+    /// What the report calls it.
+    fn description(self) -> &'static str {
+        match self {
+            Placement::Pinned => "server alone on core 1, viewers on core 0 (`taskset`)",
+            Placement::Shared => "server and viewers sharing both cores",
         }
     }
 }
@@ -131,10 +140,7 @@ fn live_fanout_once(placement: Placement) -> anyhow::Result<Value> {
         .context("running fieldcast-bench live (pinning needs taskset, from util-linux)")?;
     anyhow::ensure!(output.status.success(), "fieldcast-bench live failed: {}", String::from_utf8_lossy(&output.stderr));
     let mut value: Value = serde_json::from_slice(&output.stdout)?;
-    value["placement"] = Value::from(match placement {
-        Placement::Pinned => "server alone on core 1, viewers on core 0 (`taskset`)",
-        Placement::Shared => "server and viewers sharing both cores",
-    });
+    value["placement"] = Value::from(placement.description());
     Ok(value)
 }
 

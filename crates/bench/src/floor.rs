@@ -27,6 +27,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use relay::sfu::Transmit;
 use serde::Serialize;
 
+use crate::live::packets_lost;
 use crate::server::{cpu_seconds, pinned};
 
 /// What a viewer sends to be forwarded to.
@@ -196,15 +197,13 @@ pub async fn fanout(counts: &[usize], window: Duration, media: Media) -> anyhow:
         let sent = camera.count.load(Ordering::Relaxed) - sent_before;
         let received: Vec<u64> = viewers.iter().zip(&received_before).map(|(v, before)| v.count.load(Ordering::Relaxed) - before).collect();
         let forwarded: u64 = received.iter().sum();
-        // Packets in flight at the window's edges are at most a frame's worth per viewer.
-        let slack = media.packets_per_frame() as u64;
         runs.push(FloorRun {
             viewers: count,
             packets_per_second: forwarded as f64 / elapsed,
             cpu_us_per_packet: cpu * 1e6 / forwarded.max(1) as f64,
             cpu_us_per_datagram_in: cpu * 1e6 / sent.max(1) as f64,
             cpu_cores: cpu / elapsed,
-            packets_lost: received.iter().map(|r| sent.saturating_sub(*r).saturating_sub(slack)).sum(),
+            packets_lost: packets_lost(media, sent, received.iter().copied()),
         });
     }
     Ok(runs)

@@ -46,6 +46,14 @@ pub struct FanoutRun {
     pub datagrams_in_per_second: f64,
 }
 
+/// The packets the viewers did not get of the `sent` ones, given what each `received` in the same
+/// window. Packets in flight at the window's edges are at most a frame's worth per viewer, so
+/// that many are not counted as lost.
+pub fn packets_lost(media: Media, sent: u64, received: impl Iterator<Item = u64>) -> u64 {
+    let slack = media.packets_per_frame() as u64;
+    received.map(|r| sent.saturating_sub(r).saturating_sub(slack)).sum()
+}
+
 /// The server's Prometheus metric `name`.
 async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<f64> {
     let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
@@ -105,13 +113,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
         let forwarded = (metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await? - forwarded_before) as u64;
         let sent = camera.stats.packets() - sent_before;
         let datagrams_in = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await? - datagrams_before;
-        // Packets in flight at the window's edges are at most a frame's worth per viewer.
-        let slack = media.bitrate_bps / 8 / u64::from(media.fps) / media.payload as u64 + 1;
-        let lost: u64 = viewers
-            .iter()
-            .zip(&received_before)
-            .map(|(v, before)| sent.saturating_sub(v.stats.packets() - before).saturating_sub(slack))
-            .sum();
+        let lost = packets_lost(media, sent, viewers.iter().zip(&received_before).map(|(v, before)| v.stats.packets() - before));
         let rss = rss_bytes(pid);
         runs.push(FanoutRun {
             viewers: count,
