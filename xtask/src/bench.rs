@@ -171,7 +171,7 @@ fn range(row: &Value, decimals: usize) -> String {
     }
 }
 
-/// The bare forwarder's median row with `viewers` viewers, from the same placement's runs.
+/// The floor forwarder's median row with `viewers` viewers, from the same placement's runs.
 fn floor_run(fanout: &Value, viewers: u64) -> Option<&Value> {
     fanout["floor"].as_array()?.iter().find(|run| run["viewers"].as_u64() == Some(viewers))
 }
@@ -187,16 +187,18 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let _ = writeln!(out, "divided by the packets it forwarded. Memory is the");
     let _ = writeln!(out, "growth of its RSS over the camera-only baseline, per viewer. The row with no viewers is the camera");
     let _ = writeln!(out, "alone: what receiving its packets costs. Targets: ≤ 8 µs per forwarded packet, ≤ 1 MB per viewer.");
-    let _ = writeln!(out, "The \"bare forwarder\" columns are the floor, measured in the same run with the same camera pacing,");
-    let _ = writeln!(out, "viewer counts and placement: a process with the relay's I/O (`poll(2)`, batched reads, the relay's own");
-    let _ = writeln!(out, "`sendmmsg(2)` sender with UDP GSO) and no WebRTC at all (no ICE, DTLS, SRTP, RTCP or timers); see");
-    let _ = writeln!(out, "`crates/bench/src/floor.rs`.");
+    let _ = writeln!(out, "The \"floor\" columns are measured in the same run with the same camera pacing, viewer counts and");
+    let _ = writeln!(out, "placement: a process with the relay's I/O (`poll(2)`, batched reads, the relay's own `sendmmsg(2)`");
+    let _ = writeln!(out, "sender with UDP GSO) and the SRTP each forwarded packet needs (the camera's packet decrypted once and");
+    let _ = writeln!(out, "encrypted again for each viewer, AES-256-GCM with str0m's cipher), and no other WebRTC (no ICE, DTLS,");
+    let _ = writeln!(out, "RTCP, retransmission history or timers): the issue's physical floor, one SRTP operation and one UDP");
+    let _ = writeln!(out, "send per packet, measured instead of estimated; see `crates/bench/src/floor.rs`.");
     let _ = writeln!(out, "Each placement ran {} times; a row is the run whose figure (per packet, or per datagram in with no", first["rounds"].as_u64().unwrap_or(1));
     let _ = writeln!(out, "viewers) was the median, with the lowest and highest of the runs in brackets; \"in all runs\" after a");
     let _ = writeln!(out, "loss counts the packets the other runs lost too. Every run as measured: `target/bench/live-*.json`.\n");
     let _ = writeln!(
         out,
-        "| placement | viewers | packets forwarded/s | server CPU per packet | bare forwarder per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in | bare forwarder per camera datagram, no viewers |"
+        "| placement | viewers | packets forwarded/s | server CPU per packet | floor (I/O + SRTP) per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in | floor per camera datagram, no viewers |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     let runs = || fanouts.iter().flat_map(|f| f["runs"].as_array().into_iter().flatten().map(move |run| (f, run)));
@@ -273,12 +275,12 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
             .iter()
             .filter_map(|run| {
                 let floor = floor_run(fanout, run["viewers"].as_u64()?)?;
-                let (relay, bare) = (f(&run["server_cpu_us_per_packet"]), f(&floor["cpu_us_per_packet"]));
-                Some(format!("{} viewers {bare:.1} + {:.1} µs", run["viewers"], relay - bare))
+                let (relay, at_floor) = (f(&run["server_cpu_us_per_packet"]), f(&floor["cpu_us_per_packet"]));
+                Some(format!("{} viewers {at_floor:.1} + {:.1} µs", run["viewers"], relay - at_floor))
             })
             .collect();
         if !split.is_empty() {
-            let _ = writeln!(out, "- {placement}, the relay's figure as the bare forwarder's plus the WebRTC work: {}.", split.join(", "));
+            let _ = writeln!(out, "- {placement}, the relay's figure as the floor's plus the rest of its WebRTC work: {}.", split.join(", "));
         }
     }
     for line in [
@@ -286,11 +288,13 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         "The relay runs on str0m 0.25 (it ran on the webrtc-rs `rtc` 0.21 crate until 2026-11-22, measured",
         "then at 14.9 µs pinned and 15.8 µs shared for 200 viewers, 27 µs for 10). Its thread blocks in",
         "`poll(2)` and sends each pass's datagrams with one `sendmmsg(2)`, a viewer's packets of one flush as one",
-        "message the kernel segments (UDP GSO). The bare forwarder does the same I/O and nothing else, so its",
-        "figure is what the kernel (the send, and the loopback delivery into each viewer's socket, which is",
-        "charged to the sender) and the thread's wake-ups cost on this machine; the relay's figure above it",
-        "is its WebRTC work: decrypting the camera's SRTP, str0m's per-viewer send path (RTP header, SRTP",
-        "AES-GCM, the pacer pass a flush needs), RTCP, consent checks and timers. Both shrink per packet as",
+        "message the kernel segments (UDP GSO). The floor's forwarder does the same I/O and the same SRTP and",
+        "nothing else, so its figure is what the kernel (the send, and the loopback delivery into each",
+        "viewer's socket, which is charged to the sender), the thread's wake-ups and the packets' encryption",
+        "cost on this machine; the relay's figure above it is the rest of its WebRTC work: str0m's work on a",
+        "packet besides the cipher (the RTP header written, the packet queued and kept for retransmission,",
+        "the camera's NACK register), the pass over each written viewer's connection a flush needs (its ICE",
+        "agent, DTLS, pacer and stream timers polled), RTCP, consent checks and timers. Both shrink per packet as",
         "the audience grows, because a wake-up of the thread costs about the same however many packets it",
         "then sends.",
     ] {
@@ -554,7 +558,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_fan_out_row_stands_beside_the_bare_forwarder_with_the_same_viewers() {
+    fn each_fan_out_row_stands_beside_the_floor_with_the_same_viewers() {
         let run = |viewers: u64, per_packet: f64, cores: f64, pps: f64| {
             json!({ "viewers": viewers, "server_cpu_us_per_packet": per_packet, "server_cpu_cores": cores, "packets_per_second": pps,
                     "memory_per_viewer_bytes": 300_000, "packets_lost": 0, "loss_percent": 0.0, "datagrams_in_per_second": 85.0,

@@ -1,17 +1,22 @@
-//! The I/O floor of the live fan-out: what forwarding costs on this machine with the relay's I/O
-//! and nothing else, measured in the same run as the relay so that the two can be compared.
+//! The floor of the live fan-out: what forwarding costs on this machine with the relay's I/O and
+//! the SRTP every forwarded packet needs, and nothing else, measured in the same run as the relay
+//! so that the two can be compared. It is the "physical floor" (one SRTP AES-GCM
+//! operation and one UDP send per forwarded packet), measured instead of estimated.
 //!
 //! The forwarder (`fieldcast-bench udp-forwarder`, started by the `live` benchmark as a child
-//! process and pinned as the server is) does what the relay's thread does around its core: it
-//! waits in `poll(2)`, reads up to 64 datagrams, and hands every datagram to every viewer to
-//! `relay::wire::send`, the relay's own sender (one `sendmmsg(2)`, a viewer's packets of a pass as
-//! one segmented message). It has no ICE, DTLS, SRTP, RTCP or timers. The camera and the viewers
-//! are plain UDP sockets in the bench process, the camera paced like the WebRTC one and sending
-//! datagrams of the size the relay sends to viewers.
+//! process and pinned as the server is) does what the relay's thread does around its WebRTC
+//! stack: it waits in `poll(2)`, reads up to 64 datagrams, decrypts each camera packet once
+//! (SRTP AEAD_AES_256_GCM, RFC 7714, the profile the relay's connections with the bench's viewers
+//! use, with the cipher of the relay's own library), encrypts it again for every viewer under
+//! that viewer's key with that viewer's SSRC and sequence number, and hands the lot to
+//! `relay::wire::send`, the relay's own sender (one `sendmmsg(2)`, a viewer's packets of a pass
+//! as one segmented message). It has no ICE, DTLS, RTCP, retransmission history or timers. The
+//! camera and the viewers are plain UDP sockets in the bench process, the camera paced like the
+//! WebRTC one and sending SRTP packets of the size the relay sends to viewers.
 //!
 //! So the forwarder's CPU per forwarded packet is what the kernel (the send, and the loopback
-//! delivery into the viewer's socket that is charged to the sender) and the thread's wake-ups
-//! cost here; the relay's figure above it is its WebRTC work.
+//! delivery into the viewer's socket that is charged to the sender), the thread's wake-ups and
+//! the packet's encryption cost here; the relay's figure above it is the rest of its WebRTC work.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -26,6 +31,7 @@ use live_probe::Media;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use relay::sfu::Transmit;
 use serde::Serialize;
+use str0m::crypto::{AeadAes256Gcm, AeadAes256GcmCipher};
 
 use crate::live::packets_lost;
 use crate::server::{cpu_seconds, pinned};
@@ -35,9 +41,10 @@ const JOIN: &[u8] = b"join";
 /// As the relay's shell: datagrams read per wake-up at most, and datagrams per `wire::send`.
 const READ_BATCH: usize = 64;
 const SEND_BATCH: usize = 256;
-/// What the relay adds to a camera payload on its way to a viewer: the RTP header (12 bytes), the
-/// MID header extension (8) and the SRTP AES-GCM tag (16).
-const RTP_OVERHEAD: usize = 36;
+/// The RTP header the relay sends viewers: the fixed header (12 bytes) and the MID header
+/// extension (8). SRTP authenticates it and encrypts what follows; with the AES-GCM tag (16) a
+/// datagram is 36 bytes longer than its payload, in and out.
+const RTP_HEADER: usize = 20;
 
 #[derive(Debug, Serialize)]
 pub struct FloorRun {
@@ -56,7 +63,9 @@ pub fn forward() -> anyhow::Result<()> {
     socket.set_nonblocking(true)?;
     println!("listening on {}", socket.local_addr()?);
     std::io::stdout().flush()?;
-    let mut viewers: Vec<SocketAddr> = Vec::new();
+    let mut viewers: Vec<(SocketAddr, Srtp)> = Vec::new();
+    let mut camera = Srtp::new(CAMERA_KEY, false);
+    // Decrypted payloads, each after a copy of the camera's RTP header.
     let mut packets: Vec<Vec<u8>> = Vec::new();
     let mut batch: Vec<Transmit> = Vec::new();
     let mut buf = [0u8; 2048];
@@ -73,22 +82,93 @@ pub fn forward() -> anyhow::Result<()> {
         for _ in 0..READ_BATCH {
             match socket.recv_from(&mut buf) {
                 Ok((n, from)) if &buf[..n] == JOIN => {
-                    if !viewers.contains(&from) {
-                        viewers.push(from);
+                    if !viewers.iter().any(|(to, _)| *to == from) {
+                        let key = u8::try_from(viewers.len() % 200).unwrap_or(0) + 1;
+                        viewers.push((from, Srtp::new(key, true)));
                     }
                 }
-                Ok((n, _)) => packets.push(buf[..n].to_vec()),
+                // A packet that does not decrypt is dropped, as the relay drops it, and so shows
+                // as lost.
+                Ok((n, _)) => packets.extend(camera.open(&buf[..n])),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => continue,
             }
         }
         // Viewer by viewer, as the relay's flush leaves them.
-        batch.extend(viewers.iter().flat_map(|to| packets.iter().map(|data| Transmit { to: *to, data: data.clone() })));
+        for (to, srtp) in &mut viewers {
+            batch.extend(packets.iter().map(|packet| Transmit { to: *to, data: srtp.seal(packet) }));
+        }
         for chunk in batch.chunks(SEND_BATCH) {
             relay::wire::send(&socket, chunk, &mut gso, &mut wait_writable);
         }
         batch.clear();
     }
+}
+
+/// The camera's key; a viewer's is its number (1 to 200).
+const CAMERA_KEY: u8 = 0;
+
+/// One direction of an SRTP AEAD_AES_256_GCM context (RFC 7714) for one SSRC: the work a relay
+/// does per packet to decrypt the camera's or encrypt a viewer's, with the cipher str0m uses. The
+/// keys are fixed: they protect nothing here, the work is what is measured.
+struct Srtp {
+    cipher: Box<dyn AeadAes256GcmCipher>,
+    salt: [u8; AeadAes256Gcm::SALT_LEN],
+    ssrc: u32,
+    /// The next sequence number when sending.
+    seq: u16,
+    /// The rollover counter: how many times `seq` wrapped.
+    roc: u32,
+}
+
+impl Srtp {
+    fn new(key: u8, encrypt: bool) -> Srtp {
+        let provider = str0m::crypto::from_feature_flags();
+        let cipher = provider.srtp_provider.aead_aes_256_gcm().create_cipher([key; AeadAes256Gcm::KEY_LEN], encrypt);
+        Srtp { cipher, salt: [key ^ 0x5A; AeadAes256Gcm::SALT_LEN], ssrc: 0x1000 + u32::from(key), seq: 0, roc: 0 }
+    }
+
+    /// An SRTP packet of `packet`'s payload (what follows its RTP header) under this context's
+    /// SSRC and next sequence number.
+    fn seal(&mut self, packet: &[u8]) -> Vec<u8> {
+        let (seq, roc) = (self.seq, self.roc);
+        (self.seq, self.roc) = match seq.checked_add(1) {
+            Some(next) => (next, roc),
+            None => (0, roc.wrapping_add(1)),
+        };
+        let mut out = vec![0; packet.len() + AeadAes256Gcm::TAG_LEN];
+        out[..RTP_HEADER].copy_from_slice(&packet[..RTP_HEADER]);
+        out[2..4].copy_from_slice(&seq.to_be_bytes());
+        out[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        let (header, body) = out.split_at_mut(RTP_HEADER);
+        let iv = AeadAes256Gcm::rtp_iv(self.salt, self.ssrc, roc, seq);
+        self.cipher.encrypt(&iv, header, &packet[RTP_HEADER..], body).expect("the output is the input and a tag long");
+        out
+    }
+
+    /// The camera's packet decrypted (its RTP header, then the payload), or `None` if it does not
+    /// authenticate. The camera's sequence numbers do not wrap within a run, so the rollover
+    /// counter stays 0.
+    fn open(&mut self, packet: &[u8]) -> Option<Vec<u8>> {
+        let (header, body) = packet.split_at_checked(RTP_HEADER)?;
+        let seq = u16::from_be_bytes([header[2], header[3]]);
+        let iv = AeadAes256Gcm::rtp_iv(self.salt, self.ssrc, 0, seq);
+        let mut out = vec![0; packet.len()];
+        out[..RTP_HEADER].copy_from_slice(header);
+        let len = self.cipher.decrypt(&iv, &[header], body, &mut out[RTP_HEADER..]).ok()?;
+        out.truncate(RTP_HEADER + len);
+        Some(out)
+    }
+}
+
+/// A camera packet before encryption: an RTP header with the MID extension, and the payload.
+fn rtp_packet(payload: usize) -> Vec<u8> {
+    let mut packet = vec![0xA5; RTP_HEADER + payload];
+    // Version 2 with a header extension; payload type 96; the one-byte extension profile, one
+    // word long, holding the MID "0".
+    packet[..2].copy_from_slice(&[0x90, 96]);
+    packet[12..20].copy_from_slice(&[0xBE, 0xDE, 0, 1, 0x40, b'0', 0, 0]);
+    packet
 }
 
 /// The forwarder process; killed when dropped.
@@ -147,13 +227,15 @@ fn camera(forwarder: SocketAddr, media: Media) -> anyhow::Result<Peer> {
     let socket = tokio::net::UdpSocket::from_std(socket)?;
     let count = Arc::new(AtomicU64::new(0));
     let counted = count.clone();
-    let datagram = vec![0xA5; media.payload + RTP_OVERHEAD];
+    let packet = rtp_packet(media.payload);
+    let mut srtp = Srtp::new(CAMERA_KEY, true);
     let task = tokio::spawn(async move {
         let mut frames = tokio::time::interval(Duration::from_secs(1) / media.fps.max(1));
         frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             frames.tick().await;
             for _ in 0..media.packets_per_frame() {
+                let datagram = srtp.seal(&packet);
                 if socket.send_to(&datagram, forwarder).await.is_ok() {
                     counted.fetch_add(1, Ordering::Relaxed);
                 }
@@ -207,4 +289,42 @@ pub async fn fanout(counts: &[usize], window: Duration, media: Media) -> anyhow:
         });
     }
     Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_packet_opens_under_the_same_key_with_its_payload_and_new_numbers() {
+        let packet = rtp_packet(1100);
+        let (mut sender, mut receiver) = (Srtp::new(7, true), Srtp::new(7, false));
+        let first = sender.seal(&packet);
+        let second = sender.seal(&packet);
+        assert_eq!(first.len(), 1100 + 36);
+        assert_ne!(first[RTP_HEADER..], second[RTP_HEADER..], "each sequence number gets its own keystream");
+        let opened = receiver.open(&second).expect("it authenticates");
+        assert_eq!(opened[RTP_HEADER..], packet[RTP_HEADER..]);
+        assert_eq!(u16::from_be_bytes([opened[2], opened[3]]), 1);
+        assert_eq!(opened[8..12], 0x1007u32.to_be_bytes());
+    }
+
+    #[test]
+    fn a_packet_under_another_key_or_altered_does_not_open() {
+        let sealed = Srtp::new(7, true).seal(&rtp_packet(100));
+        assert!(Srtp::new(8, false).open(&sealed).is_none());
+        let mut altered = sealed.clone();
+        altered[RTP_HEADER + 5] ^= 1;
+        assert!(Srtp::new(7, false).open(&altered).is_none());
+        assert!(Srtp::new(7, false).open(&sealed[..RTP_HEADER - 1]).is_none());
+        assert!(Srtp::new(7, false).open(&sealed).is_some());
+    }
+
+    #[test]
+    fn the_sequence_number_wraps_into_the_rollover_counter() {
+        let mut sender = Srtp::new(1, true);
+        sender.seq = u16::MAX;
+        sender.seal(&rtp_packet(10));
+        assert_eq!((sender.seq, sender.roc), (0, 1));
+    }
 }

@@ -5,8 +5,8 @@
 //!
 //! The viewers run in this process on the same two cores; the CPU figure is the server's own
 //! (from /proc), so it does not count theirs, but they compete for the cores and the caches.
-//! Then the same counts go through the bare forwarder of `floor.rs`, the part of the figure that
-//! is the kernel's and the wake-ups'.
+//! Then the same counts go through the forwarder of `floor.rs`, the part of the figure that is
+//! the kernel's, the wake-ups' and the packets' encryption.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ pub struct Fanout {
     pub camera: String,
     pub window_seconds: u64,
     pub runs: Vec<FanoutRun>,
-    /// The same camera and viewer counts through a bare UDP forwarder with the relay's I/O.
+    /// The same camera and viewer counts through a UDP forwarder with the relay's I/O and SRTP.
     pub floor: Vec<FloorRun>,
 }
 
