@@ -8,7 +8,7 @@
 //!   everything it loads except the photo.
 //! - `sync`: a day of offline changes pushed, orders pulled, and a rural link (see `sync.rs`).
 //! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`), and the
-//!   same fan-out through a bare UDP forwarder with the relay's I/O, the floor (see `floor.rs`).
+//!   same fan-out through a UDP forwarder with the relay's I/O and SRTP, the floor (see `floor.rs`).
 //! - `photo`: the listing photo pipeline against vipsthumbnail on a 12-megapixel JPEG.
 //!
 //! Each prints one JSON object; `cargo xtask bench` turns them into BENCHMARKS.md.
