@@ -86,7 +86,7 @@ export async function publishCamera(whipUrl: string, token: string, media: Media
     if (!video) throw new LiveError("no_camera", "the stream has no video track");
     const videoTransceiver = pc.addTransceiver(video, { direction: "sendonly", streams: [media], sendEncodings: [encoding(level, video)] });
     preferH264(videoTransceiver);
-    if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [media] });
+    const audioSender = audio ? pc.addTransceiver(audio, { direction: "sendonly", streams: [media], sendEncodings: [audioEncoding(level)] }).sender : null;
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     const response = await fetch(whipUrl, {
@@ -97,7 +97,7 @@ export async function publishCamera(whipUrl: string, token: string, media: Media
     if (response.status !== 201) throw await refusal(response);
     const session = new URL(response.headers.get("location") ?? "", whipUrl).toString();
     await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
-    return publisher(pc, videoTransceiver.sender, session, token);
+    return publisher(pc, videoTransceiver.sender, audioSender, session, token);
   } catch (error) {
     pc.close();
     throw error;
@@ -109,16 +109,26 @@ function encoding(level: Level, track: MediaStreamTrack): RTCRtpEncodingParamete
   return { maxBitrate: level.kbps * 1000, maxFramerate: level.fps, scaleResolutionDownBy: Math.max(1, height / level.height) };
 }
 
-function publisher(pc: RTCPeerConnection, sender: RTCRtpSender, session: string, token: string): Publisher {
+function audioEncoding(level: Level): RTCRtpEncodingParameters {
+  return { maxBitrate: level.audioKbps * 1000 };
+}
+
+/** Puts `change` into the sender's only encoding. */
+async function setEncoding(sender: RTCRtpSender, change: RTCRtpEncodingParameters): Promise<void> {
+  const parameters = sender.getParameters();
+  const [first] = parameters.encodings ?? [];
+  if (!first || !sender.track) return;
+  Object.assign(first, change);
+  await sender.setParameters(parameters);
+}
+
+function publisher(pc: RTCPeerConnection, sender: RTCRtpSender, audioSender: RTCRtpSender | null, session: string, token: string): Publisher {
   let last: { at: number; bytes: number } | null = null;
   return {
     pc,
     async setLevel(level) {
-      const parameters = sender.getParameters();
-      const [first] = parameters.encodings ?? [];
-      if (!first || !sender.track) return;
-      Object.assign(first, encoding(level, sender.track));
-      await sender.setParameters(parameters);
+      if (sender.track) await setEncoding(sender, encoding(level, sender.track));
+      if (audioSender) await setEncoding(audioSender, audioEncoding(level));
     },
     replaceVideo: (track) => sender.replaceTrack(track),
     async sample() {

@@ -12,9 +12,10 @@ function feed(state: Uplink, samples: Sample[]): Uplink {
 
 describe("the uplink ladder", () => {
   test("the top rung is 360p at 15 fps within 500 kbit/s, the bottom one 150 kbit/s", () => {
-    expect(LEVELS[0]).toEqual({ height: 360, fps: 15, kbps: 500 });
+    expect(LEVELS[0]).toEqual({ height: 360, fps: 15, kbps: 500, audioKbps: 32 });
     expect(LEVELS.at(-1)!.kbps).toBe(150);
     expect(LEVELS.every((level, i) => i === 0 || level.kbps < levelAt(i - 1).kbps)).toBe(true);
+    expect(LEVELS.every((level, i) => i === 0 || level.audioKbps <= levelAt(i - 1).audioKbps)).toBe(true);
   });
 
   test("a clean link stays at the top and says good", () => {
@@ -32,9 +33,21 @@ describe("the uplink ladder", () => {
 
   test("each kind of bad news steps down", () => {
     const slow: Sample = { ...clean, availableKbps: 300 };
-    const limited: Sample = { ...clean, limitedByBandwidth: true };
+    const limited: Sample = { ...clean, availableKbps: 600, limitedByBandwidth: true };
+    const limitedUnknown: Sample = { ...clean, availableKbps: null, limitedByBandwidth: true };
     const laggy: Sample = { ...clean, rttMs: 1500 };
-    for (const sample of [slow, limited, laggy]) expect(feed(initialUplink(), [sample, sample]).level).toBe(1);
+    for (const sample of [slow, lossy, limited, limitedUnknown, laggy]) expect(feed(initialUplink(), [sample, sample]).level).toBe(1);
+  });
+
+  test("a busy scene held back by the rung's own cap on a fast link is not bad news", () => {
+    // The encoder reports a bandwidth limit, but the link could carry far more than the cap.
+    const busy: Sample = { ...clean, availableKbps: 1100, limitedByBandwidth: true };
+    const state = feed(initialUplink(), Array(20).fill(busy));
+    expect(state.level).toBe(0);
+    expect(state.health).toBe("good");
+    // On a lower rung the same scene lets the camera climb back.
+    const down = feed(initialUplink(), Array(DOWN_AFTER).fill(lossy));
+    expect(feed(down, Array(UP_AFTER).fill(busy)).level).toBe(0);
   });
 
   test("a link at 150 kbit/s settles on the bottom rung, not below it", () => {

@@ -2,24 +2,28 @@
 // WebRTC stats, sampled every two seconds, so the rules are unit-tested without a network.
 //
 // The top rung is 360p at 15 fps in 500 kbit/s; the bottom one, 180p at 10 fps in 150 kbit/s, is
-// still watchable. Stepping down is quick (two bad samples) because a frozen picture loses buyers;
+// still watchable. The lower rungs turn the sound down too: on a 150 kbit/s uplink the voice at
+// its usual 32 kbit/s, with its 50 packets' headers a second, would take a third of the link. Stepping down is quick (two bad samples) because a frozen picture loses buyers;
 // stepping up is slow and backs off after a failed try, because a link that just recovered often
 // drops again and every change costs the viewers a blurry moment.
 
-/** One rung: the encoder's target for the captured 640×360 picture. */
+/** One rung: the encoders' targets for the captured 640×360 picture and the microphone. */
 export interface Level {
   height: number;
   fps: number;
+  /** The video's bitrate cap. */
   kbps: number;
+  /** The sound's bitrate cap (Opus; speech stays clear down to about 16 kbit/s). */
+  audioKbps: number;
 }
 
-const TOP: Level = { height: 360, fps: 15, kbps: 500 };
+const TOP: Level = { height: 360, fps: 15, kbps: 500, audioKbps: 32 };
 
 export const LEVELS: readonly Level[] = [
   TOP,
-  { height: 270, fps: 15, kbps: 350 },
-  { height: 180, fps: 12, kbps: 220 },
-  { height: 180, fps: 10, kbps: 150 },
+  { height: 270, fps: 15, kbps: 350, audioKbps: 32 },
+  { height: 180, fps: 12, kbps: 220, audioKbps: 24 },
+  { height: 180, fps: 10, kbps: 150, audioKbps: 16 },
 ];
 
 /** What the stats of one interval say about the uplink; `null` where the browser said nothing. */
@@ -63,10 +67,21 @@ export function initialUplink(): Uplink {
   return { level: 0, badStreak: 0, goodStreak: 0, upAfter: UP_AFTER, sinceUp: Number.POSITIVE_INFINITY, health: "good" };
 }
 
+/**
+ * How far above a rung's video and sound the link's estimate must be for the link not to be what
+ * holds the encoder back: the packets' headers share the link too.
+ */
+const HEADROOM = 1.15;
+
 function isBad(sample: Sample, level: Level): boolean {
+  // The encoder says bandwidth limits it whenever its budget does, and the budget is the lower
+  // of the link's estimate and the rung's own cap. A busy scene (a field in the wind) runs into
+  // the cap on a fast link too; stepping down for that would take a good uplink to the bottom
+  // rung, so the encoder's word counts only when the estimate is what binds.
+  const linkBinds = sample.availableKbps === null || sample.availableKbps < (level.kbps + level.audioKbps) * HEADROOM;
   return (
     (sample.lossFraction ?? 0) > 0.05 ||
-    sample.limitedByBandwidth ||
+    (sample.limitedByBandwidth && linkBinds) ||
     (sample.availableKbps !== null && sample.availableKbps < level.kbps * 0.9) ||
     (sample.rttMs ?? 0) > 1000
   );
