@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 
-import { artifacts, launchChromium, phoneContext, startApp, startServer, waitFor } from "./support.mjs";
+import { artifacts, launchChromium, phoneContext, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
 
 let server;
 let app;
@@ -24,18 +24,6 @@ after(async () => {
   app?.stop();
   server?.stop();
 });
-
-/** Records every RTCPeerConnection a page makes, so the test can read its getStats(). */
-const RECORD_PEERS = `
-  window.__peers = [];
-  const Original = window.RTCPeerConnection;
-  window.RTCPeerConnection = function (...args) {
-    const pc = new Original(...args);
-    window.__peers.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = Original.prototype;
-`;
 
 /** Frames decoded so far by the page's newest peer connection. */
 async function framesDecoded(page) {

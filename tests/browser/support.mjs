@@ -116,6 +116,21 @@ export function launchChromium({ media = false } = {}) {
   });
 }
 
+/**
+ * An init script that records every RTCPeerConnection a page makes in `window.__peers`, so a test
+ * can read its getStats() and its senders.
+ */
+export const RECORD_PEERS = `
+  window.__peers = [];
+  const Original = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Original(...args);
+    window.__peers.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+`;
+
 /** Waits until `condition()` holds, checking every 50 ms; fails with `what` after `ms`. */
 export async function waitFor(condition, what, ms = 20_000) {
   const deadline = Date.now() + ms;

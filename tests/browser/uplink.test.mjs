@@ -1,0 +1,160 @@
+// A farmer's weak uplink, end to end: the Go Live screen publishes a busy picture and Chromium's
+// fake microphone through a link that the test squeezes to 150 kbit/s and later frees
+// (udp-link.mjs), while a buyer watches on the live page over an unshaped path. The camera must step down the quality
+// ladder from its own stats, stay watchable on the bottom rung, and climb back to the top rung
+// once the link recovers (the rules themselves are unit-tested in ui/src/live/uplink.test.ts).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { join } from "node:path";
+
+import { artifacts, launchChromium, phoneContext, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
+import { hostCandidate, pointCandidatesAt, startUdpLink } from "./udp-link.mjs";
+
+let server;
+let app;
+let browser;
+let link;
+
+before(async () => {
+  server = await startServer();
+  app = await startApp(server);
+  browser = await launchChromium({ media: true });
+});
+
+after(async () => {
+  link?.close();
+  await browser?.close();
+  app?.stop();
+  server?.stop();
+});
+
+/**
+ * Replaces the camera's picture with a canvas that keeps the encoder busy, as a phone's view of a
+ * field does: a detailed texture that pans slowly, as a hand-held phone does, and leaves that
+ * sway in every frame. Chromium's fake camera draws a few flat shapes that need well under
+ * 200 kbit/s, so a 150 kbit/s link would hardly squeeze it; this fills the top rung's 500. The
+ * fake microphone stays: its sound shares the uplink too.
+ */
+const FIELD_CAMERA = `
+  (() => {
+    let seed = 7;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+    const texture = document.createElement("canvas");
+    texture.width = 1280;
+    texture.height = 360;
+    const t = texture.getContext("2d");
+    t.fillStyle = "#5a6b2a";
+    t.fillRect(0, 0, 1280, 360);
+    for (let i = 0; i < 1500; i++) {
+      t.fillStyle = "hsl(" + (50 + random() * 70) + ", 55%, " + (15 + random() * 55) + "%)";
+      t.fillRect(random() * 1280, random() * 360, 4 + random() * 12, 4 + random() * 12);
+    }
+    const canvas = document.createElement("canvas");
+    canvas.width = 640;
+    canvas.height = 360;
+    const g = canvas.getContext("2d");
+    // Leaves: fixed ones that sway, each on its own phase, as a wind moves them.
+    const leaves = Array.from({ length: 60 }, () => ({
+      x: 360 + random() * 260, y: 180 + random() * 160, size: 4 + random() * 10, phase: random() * 6.28,
+      color: "hsl(" + (70 + random() * 50) + ", 60%, " + (20 + random() * 50) + "%)",
+    }));
+    let frame = 0;
+    setInterval(() => {
+      frame += 1;
+      g.drawImage(texture, -Math.round((Math.sin(frame / 40) + 1) * 300), 0);
+      for (const leaf of leaves) {
+        g.fillStyle = leaf.color;
+        g.fillRect(leaf.x + 8 * Math.sin(frame / 4 + leaf.phase), leaf.y + 5 * Math.cos(frame / 5 + leaf.phase), leaf.size, leaf.size * 0.6);
+      }
+    }, 1000 / 15);
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = canvas.captureStream(15);
+      if (constraints.audio) for (const track of (await original({ audio: constraints.audio })).getAudioTracks()) stream.addTrack(track);
+      return stream;
+    };
+  })();
+`;
+
+/** The buyer's video as decoded: frames so far, and the height of the last one. */
+async function playback(page) {
+  return page.evaluate(async () => {
+    const pc = window.__peers.at(-1);
+    let out = { frames: 0, height: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === "inbound-rtp" && report.kind === "video") out = { frames: report.framesDecoded ?? 0, height: report.frameHeight ?? 0 };
+    });
+    return out;
+  });
+}
+
+/** The caps the camera's senders hold now: the rung the Go Live screen last applied. */
+async function caps(page) {
+  return page.evaluate(() => {
+    const senders = window.__peers.at(-1).getSenders();
+    const encoding = (kind) => senders.find((s) => s.track?.kind === kind).getParameters().encodings[0];
+    const video = encoding("video");
+    return { kbps: video.maxBitrate / 1000, fps: video.maxFramerate, scale: video.scaleResolutionDownBy, audioKbps: encoding("audio").maxBitrate / 1000 };
+  });
+}
+
+test("on a 150 kbit/s uplink the camera steps down, buyers still watch, and it climbs back when the link recovers", async () => {
+  const context = await phoneContext(browser, "en");
+  await context.addInitScript(RECORD_PEERS);
+  await context.addInitScript(FIELD_CAMERA);
+  // The camera reaches the relay only through the link: its WHIP answer names the link's port.
+  await context.route(/\/whip$/, async (route) => {
+    const response = await route.fetch();
+    const sdp = await response.text();
+    if (response.status() !== 201) return route.fulfill({ response, body: sdp });
+    link ??= await startUdpLink(hostCandidate(sdp));
+    await route.fulfill({ response, body: pointCandidatesAt(sdp, link.port) });
+  });
+  const farmer = await context.newPage();
+  await farmer.goto(app.base);
+  await farmer.getByTestId("tab-live").tap();
+  await farmer.getByTestId("live-title").fill("Field at dusk");
+  await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
+  await farmer.getByTestId("start-live").tap();
+  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+  const health = farmer.getByTestId("uplink-health");
+  const level = async () => Number(await health.getAttribute("data-level"));
+
+  const buyerContext = await phoneContext(browser, "en");
+  await buyerContext.addInitScript(RECORD_PEERS);
+  const buyer = await buyerContext.newPage();
+  await buyer.goto(await farmer.getByTestId("watch-url").getAttribute("href"));
+  await waitFor(async () => (await playback(buyer)).frames > 30, "the buyer's page decodes frames");
+  assert.ok(link.stats.forwarded > 100, "the camera's packets go through the link");
+
+  // A clean link: the busy picture fills the top rung's cap, and the camera stays on that rung
+  // for the next 150 frames (ten seconds, five of the screen's samples of the uplink).
+  const clean = (await playback(buyer)).frames;
+  await waitFor(async () => {
+    assert.equal(await level(), 0, "a clean link keeps the top rung");
+    return (await playback(buyer)).frames >= clean + 150;
+  }, "150 frames on a clean link");
+  assert.equal(await health.getAttribute("data-health"), "good");
+  assert.deepEqual(await caps(farmer), { kbps: 500, fps: 15, scale: 1, audioKbps: 32 });
+
+  // The link drops to 150 kbit/s: the camera walks down to the bottom rung, and says so.
+  link.setRate(150_000);
+  await waitFor(async () => (await level()) === 3, "the camera reaches the bottom rung", 60_000);
+  assert.deepEqual(await caps(farmer), { kbps: 150, fps: 10, scale: 2, audioKbps: 16 });
+  assert.notEqual(await health.getAttribute("data-health"), "good");
+
+  // Still watchable: the buyer's picture keeps moving, at 5 frames a second or better.
+  const squeezed = (await playback(buyer)).frames;
+  await waitFor(async () => (await playback(buyer)).frames >= squeezed + 50, "50 frames within 10 s on the squeezed link", 10_000);
+  assert.ok((await playback(buyer)).height >= 90, "the picture is at least 90 lines high");
+  await buyer.screenshot({ path: join(artifacts, "live-buyer-weak-uplink.png") });
+
+  // The link recovers: the camera climbs back, one rung at a time, to the top.
+  link.setRate(null);
+  await waitFor(async () => (await level()) === 0, "the camera climbs back to the top rung", 120_000);
+  assert.deepEqual(await caps(farmer), { kbps: 500, fps: 15, scale: 1, audioKbps: 32 });
+  await farmer.screenshot({ path: join(artifacts, "live-farmer-recovered-en.png") });
+  await context.close();
+  await buyerContext.close();
+});
