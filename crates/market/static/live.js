@@ -72,7 +72,9 @@
       } else if (state === "failed") {
         reconnect();
       } else if (state === "disconnected") {
-        // A phone switching networks often recovers by itself within a few seconds.
+        // The picture has stopped: say so now. A phone switching networks often recovers by
+        // itself within a few seconds, so the connection gets those before it is replaced.
+        say(d.tReconnecting);
         graceTimer = setTimeout(() => peer === pc && peer.connectionState !== "connected" && reconnect(), 4000);
       }
     };
