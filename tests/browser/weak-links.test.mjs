@@ -1,19 +1,20 @@
-// A farmer's weak uplink, end to end: the Go Live screen publishes a busy picture and Chromium's
-// fake microphone through a link that the test squeezes to 150 kbit/s and later frees
-// (udp-link.mjs), while a buyer watches on the live page over an unshaped path. The camera must step down the quality
-// ladder from its own stats, stay watchable on the bottom rung, and climb back to the top rung
-// once the link recovers (the rules themselves are unit-tested in ui/src/live/uplink.test.ts).
+// Live video over weak links, end to end, through a UDP link the test controls (udp-link.mjs):
+// - the farmer's uplink squeezed to 150 kbit/s and later freed, while a buyer watches over an
+//   unshaped path: the camera must step down the quality ladder from its own stats, stay
+//   watchable on the bottom rung, and climb back to the top rung once the link recovers (the
+//   rules themselves are unit-tested in ui/src/live/uplink.test.ts);
+// - a buyer's link going dead and coming back: the live page must say so and reconnect by itself.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 
 import { artifacts, launchChromium, phoneContext, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
-import { hostCandidate, pointCandidatesAt, startUdpLink } from "./udp-link.mjs";
+import { sendThrough, startUdpLink } from "./udp-link.mjs";
 
 let server;
 let app;
 let browser;
-let link;
+const links = [];
 
 before(async () => {
   server = await startServer();
@@ -22,7 +23,7 @@ before(async () => {
 });
 
 after(async () => {
-  link?.close();
+  for (const link of links) link.close();
   await browser?.close();
   app?.stop();
   server?.stop();
@@ -103,14 +104,10 @@ test("on a 150 kbit/s uplink the camera steps down, buyers still watch, and it c
   const context = await phoneContext(browser, "en");
   await context.addInitScript(RECORD_PEERS);
   await context.addInitScript(FIELD_CAMERA);
-  // The camera reaches the relay only through the link: its WHIP answer names the link's port.
-  await context.route(/\/whip$/, async (route) => {
-    const response = await route.fetch();
-    const sdp = await response.text();
-    if (response.status() !== 201) return route.fulfill({ response, body: sdp });
-    link ??= await startUdpLink(hostCandidate(sdp));
-    await route.fulfill({ response, body: pointCandidatesAt(sdp, link.port) });
-  });
+  // The camera reaches the relay only through the link.
+  const link = await startUdpLink();
+  links.push(link);
+  await sendThrough(context, link);
   const farmer = await context.newPage();
   await farmer.goto(app.base);
   await farmer.getByTestId("tab-live").tap();
@@ -169,4 +166,62 @@ test("on a 150 kbit/s uplink the camera steps down, buyers still watch, and it c
   await farmer.screenshot({ path: join(artifacts, "live-farmer-recovered-en.png") });
   await context.close();
   await buyerContext.close();
+});
+
+test("a buyer whose connection drops is told so, and the page reconnects by itself", async (t) => {
+  const farmerContext = await phoneContext(browser, "en");
+  const farmer = await farmerContext.newPage();
+  await farmer.goto(app.base);
+  await farmer.getByTestId("tab-live").tap();
+  await farmer.getByTestId("live-title").fill("Evening at the orchard");
+  await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
+  await farmer.getByTestId("start-live").tap();
+  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+
+  // The buyer's phone reaches the relay only through the link.
+  const context = await phoneContext(browser, "en");
+  await context.addInitScript(RECORD_PEERS);
+  const link = await startUdpLink();
+  links.push(link);
+  await sendThrough(context, link);
+  const buyer = await context.newPage();
+  await buyer.goto(await farmer.getByTestId("watch-url").getAttribute("href"));
+  await waitFor(async () => (await playback(buyer)).frames > 30, "the buyer's page decodes frames");
+  const notice = buyer.locator("#live-notice");
+  assert.equal(await notice.isVisible(), false);
+
+  /** Where playback stands: connections made so far and frames on the newest. */
+  const position = async () => ({ peers: await buyer.evaluate(() => window.__peers.length), frames: (await playback(buyer)).frames });
+  /** Whether 30 frames have played since `then`, on the same connection or a new one, with nothing said. */
+  const playingSince = async (then) => {
+    const now = await position();
+    const frames = now.peers > then.peers ? now.frames : now.frames - then.frames;
+    return frames > 30 && !(await notice.isVisible());
+  };
+  const saysLost = async () => (await notice.isVisible()) && /Reconnecting/.test(await notice.innerText());
+
+  // A short gap (a phone passing under a bridge): the page says so as soon as the picture stops,
+  // and plays again when coverage comes back.
+  const beforeGap = await position();
+  link.cut(true);
+  const cutAt = Date.now();
+  await waitFor(saysLost, "the page says the connection is lost", 30_000);
+  const told = Date.now() - cutAt;
+  link.cut(false);
+  await waitFor(() => playingSince(beforeGap), "the page plays again after a short gap", 30_000);
+
+  // A long loss: the page gives up on the connection and makes new ones until one works.
+  const beforeLoss = await position();
+  link.cut(true);
+  await waitFor(saysLost, "the page says the connection is lost", 30_000);
+  await waitFor(async () => (await position()).peers > beforeLoss.peers, "the page tries a new connection", 30_000);
+  await buyer.screenshot({ path: join(artifacts, "live-buyer-reconnecting-en.png") });
+  link.cut(false);
+  const healedAt = Date.now();
+  await waitFor(async () => (await position()).peers > beforeLoss.peers && (await playingSince(beforeLoss)), "the page plays again on a new connection", 30_000);
+  t.diagnostic(`told ${(told / 1000).toFixed(1)} s after a cut; after a long loss, playing again ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`);
+  await farmer.getByTestId("end-live").tap();
+  await farmer.getByTestId("live-ended").waitFor();
+  await context.close();
+  await farmerContext.close();
 });
