@@ -1,21 +1,20 @@
-// A weak uplink for WebRTC tests: a UDP relay between a browser and the server that lets the
+// A weak link for WebRTC tests: a UDP relay between a browser and the server that lets the
 // browser's packets through no faster than a set rate, behind a short drop-tail queue, as a
 // rural phone's uplink does (a cell's scheduler, or a village router's buffer). The other way,
-// server to browser, passes untouched.
+// server to browser, passes untouched. The rate can change while a test runs, and the link can
+// go dead both ways and come back: it degrades and recovers.
 //
 // The browser is pointed at it by rewriting the candidate in the server's SDP answer
-// ([`sendThrough`]); the server
-// is ICE-lite, so it only ever answers where the browser's packets came from, and every packet of
-// the session goes through here. Each browser address gets its own socket towards the server, as
-// a NAT would give it. The rate can change while a test runs, and the link can go dead both ways
-// and come back: it degrades and recovers.
+// (`sendThrough`). The server is ICE-lite, so it only ever answers where the browser's packets
+// came from, and every packet of the session goes through here. Each browser address gets its
+// own socket towards the server, as a NAT would give it.
 import dgram from "node:dgram";
 
 /** IPv4 and UDP headers: a link carries them too. */
 const HEADER_BYTES = 28;
 
 /**
- * Starts a link; it forwards once [`sendThrough`] has told it where the server is.
+ * Starts a link; it forwards once `sendThrough` has told it where the server is.
  * `queueMs` is how much the queue holds at the shaped rate before it drops what comes next.
  */
 export async function startUdpLink({ queueMs = 250 } = {}) {

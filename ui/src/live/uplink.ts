@@ -3,9 +3,10 @@
 //
 // The top rung is 360p at 15 fps in 500 kbit/s; the bottom one, 180p at 10 fps in 150 kbit/s, is
 // still watchable. The lower rungs turn the sound down too: on a 150 kbit/s uplink the voice at
-// its usual 32 kbit/s, with its 50 packets' headers a second, would take a third of the link. Stepping down is quick (two bad samples) because a frozen picture loses buyers;
-// stepping up is slow and backs off after a failed try, because a link that just recovered often
-// drops again and every change costs the viewers a blurry moment.
+// its usual 32 kbit/s, with its 50 packets' headers a second, would take a third of the link.
+// Stepping down is quick (two bad samples) because a frozen picture loses buyers; stepping up is
+// slow and backs off after a failed try, because a link that just recovered often drops again
+// and every change costs the viewers a blurry moment.
 
 /** One rung: the encoders' targets for the captured 640×360 picture and the microphone. */
 export interface Level {
