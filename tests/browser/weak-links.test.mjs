@@ -3,7 +3,9 @@
 //   unshaped path: the camera must step down the quality ladder from its own stats, stay
 //   watchable on the bottom rung, and climb back to the top rung once the link recovers (the
 //   rules themselves are unit-tested in ui/src/live/uplink.test.ts);
-// - a buyer's link going dead and coming back: the live page must say so and reconnect by itself.
+// - a buyer's link going dead and coming back: the live page must say so and reconnect by itself;
+// - the farmer's link going dead for a moment: buyers are told the picture stopped, and it plays
+//   again by itself.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
@@ -90,6 +92,42 @@ async function playback(page) {
   });
 }
 
+/** Where a buyer's playback stands: connections made so far, and frames on the newest. */
+async function position(page) {
+  return { peers: await page.evaluate(() => window.__peers.length), frames: (await playback(page)).frames };
+}
+
+/**
+ * Whether 30 frames have played since `then` (a `position`), on the same connection or a new one,
+ * with the page saying nothing over the picture.
+ */
+async function playingSince(page, then) {
+  const now = await position(page);
+  const frames = now.peers > then.peers ? now.frames : now.frames - then.frames;
+  return frames > 30 && !(await page.locator("#live-notice").isVisible());
+}
+
+/** Goes live from the farmer's Go Live screen in `context`; resolves with the page. */
+async function goLive(context, title) {
+  const farmer = await context.newPage();
+  await farmer.goto(app.base);
+  await farmer.getByTestId("tab-live").tap();
+  await farmer.getByTestId("live-title").fill(title);
+  await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
+  await farmer.getByTestId("start-live").tap();
+  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+  return farmer;
+}
+
+/** A buyer on a phone watching the farmer's stream; resolves once frames decode. */
+async function watch(context, farmer) {
+  await context.addInitScript(RECORD_PEERS);
+  const buyer = await context.newPage();
+  await buyer.goto(await farmer.getByTestId("watch-url").getAttribute("href"));
+  await waitFor(async () => (await playback(buyer)).frames > 30, "the buyer's page decodes frames");
+  return buyer;
+}
+
 /** The caps the camera's senders hold now: the rung the Go Live screen last applied. */
 async function caps(page) {
   return page.evaluate(() => {
@@ -108,21 +146,12 @@ test("on a 150 kbit/s uplink the camera steps down, buyers still watch, and it c
   const link = await startUdpLink();
   links.push(link);
   await sendThrough(context, link);
-  const farmer = await context.newPage();
-  await farmer.goto(app.base);
-  await farmer.getByTestId("tab-live").tap();
-  await farmer.getByTestId("live-title").fill("Field at dusk");
-  await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
-  await farmer.getByTestId("start-live").tap();
-  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+  const farmer = await goLive(context, "Field at dusk");
   const health = farmer.getByTestId("uplink-health");
   const level = async () => Number(await health.getAttribute("data-level"));
 
   const buyerContext = await phoneContext(browser, "en");
-  await buyerContext.addInitScript(RECORD_PEERS);
-  const buyer = await buyerContext.newPage();
-  await buyer.goto(await farmer.getByTestId("watch-url").getAttribute("href"));
-  await waitFor(async () => (await playback(buyer)).frames > 30, "the buyer's page decodes frames");
+  const buyer = await watch(buyerContext, farmer);
   assert.ok(link.stats.forwarded > 100, "the camera's packets go through the link");
 
   // A clean link: the busy picture fills the top rung's cap, and the camera stays on that rung
@@ -170,56 +199,71 @@ test("on a 150 kbit/s uplink the camera steps down, buyers still watch, and it c
 
 test("a buyer whose connection drops is told so, and the page reconnects by itself", async (t) => {
   const farmerContext = await phoneContext(browser, "en");
-  const farmer = await farmerContext.newPage();
-  await farmer.goto(app.base);
-  await farmer.getByTestId("tab-live").tap();
-  await farmer.getByTestId("live-title").fill("Evening at the orchard");
-  await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
-  await farmer.getByTestId("start-live").tap();
-  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+  const farmer = await goLive(farmerContext, "Evening at the orchard");
 
   // The buyer's phone reaches the relay only through the link.
   const context = await phoneContext(browser, "en");
-  await context.addInitScript(RECORD_PEERS);
   const link = await startUdpLink();
   links.push(link);
   await sendThrough(context, link);
-  const buyer = await context.newPage();
-  await buyer.goto(await farmer.getByTestId("watch-url").getAttribute("href"));
-  await waitFor(async () => (await playback(buyer)).frames > 30, "the buyer's page decodes frames");
+  const buyer = await watch(context, farmer);
   const notice = buyer.locator("#live-notice");
   assert.equal(await notice.isVisible(), false);
 
-  /** Where playback stands: connections made so far and frames on the newest. */
-  const position = async () => ({ peers: await buyer.evaluate(() => window.__peers.length), frames: (await playback(buyer)).frames });
-  /** Whether 30 frames have played since `then`, on the same connection or a new one, with nothing said. */
-  const playingSince = async (then) => {
-    const now = await position();
-    const frames = now.peers > then.peers ? now.frames : now.frames - then.frames;
-    return frames > 30 && !(await notice.isVisible());
-  };
   const saysLost = async () => (await notice.isVisible()) && /Reconnecting/.test(await notice.innerText());
 
   // A short gap (a phone passing under a bridge): the page says so as soon as the picture stops,
   // and plays again when coverage comes back.
-  const beforeGap = await position();
+  const beforeGap = await position(buyer);
   link.cut(true);
   const cutAt = Date.now();
   await waitFor(saysLost, "the page says the connection is lost", 30_000);
   const told = Date.now() - cutAt;
   link.cut(false);
-  await waitFor(() => playingSince(beforeGap), "the page plays again after a short gap", 30_000);
+  await waitFor(() => playingSince(buyer, beforeGap), "the page plays again after a short gap", 30_000);
 
   // A long loss: the page gives up on the connection and makes new ones until one works.
-  const beforeLoss = await position();
+  const beforeLoss = await position(buyer);
   link.cut(true);
   await waitFor(saysLost, "the page says the connection is lost", 30_000);
-  await waitFor(async () => (await position()).peers > beforeLoss.peers, "the page tries a new connection", 30_000);
+  await waitFor(async () => (await position(buyer)).peers > beforeLoss.peers, "the page tries a new connection", 30_000);
   await buyer.screenshot({ path: join(artifacts, "live-buyer-reconnecting-en.png") });
   link.cut(false);
   const healedAt = Date.now();
-  await waitFor(async () => (await position()).peers > beforeLoss.peers && (await playingSince(beforeLoss)), "the page plays again on a new connection", 30_000);
+  await waitFor(async () => (await position(buyer)).peers > beforeLoss.peers && (await playingSince(buyer, beforeLoss)), "the page plays again on a new connection", 30_000);
   t.diagnostic(`told ${(told / 1000).toFixed(1)} s after a cut; after a long loss, playing again ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`);
+  await farmer.getByTestId("end-live").tap();
+  await farmer.getByTestId("live-ended").waitFor();
+  await context.close();
+  await farmerContext.close();
+});
+
+test("when the farmer's uplink stops, buyers are told the picture stopped, and it comes back by itself", async (t) => {
+  // The farmer's camera reaches the relay only through the link; the buyer's path is clean.
+  const farmerContext = await phoneContext(browser, "en");
+  const link = await startUdpLink();
+  links.push(link);
+  await sendThrough(farmerContext, link);
+  const farmer = await goLive(farmerContext, "Rain on the greenhouse");
+  const context = await phoneContext(browser, "en");
+  const buyer = await watch(context, farmer);
+  const notice = buyer.locator("#live-notice");
+
+  // The farmer's phone loses coverage. The buyer's connection holds, so the page does not say it
+  // is lost: it says the farmer's picture stopped, instead of leaving a frozen frame.
+  const before = await position(buyer);
+  link.cut(true);
+  const cutAt = Date.now();
+  await waitFor(async () => (await notice.isVisible()) && /picture from Zhang Wei.* has stopped/.test(await notice.innerText()), "the page says the picture stopped", 15_000);
+  const told = Date.now() - cutAt;
+  assert.equal((await position(buyer)).peers, before.peers, "the buyer's own connection was not replaced");
+  await buyer.screenshot({ path: join(artifacts, "live-buyer-stalled-en.png") });
+
+  // Coverage comes back: the picture plays again and the words go.
+  link.cut(false);
+  const healedAt = Date.now();
+  await waitFor(() => playingSince(buyer, before), "the picture plays again", 30_000);
+  t.diagnostic(`told ${(told / 1000).toFixed(1)} s after the farmer's link was cut; playing again ${((Date.now() - healedAt) / 1000).toFixed(1)} s after it came back`);
   await farmer.getByTestId("end-live").tap();
   await farmer.getByTestId("live-ended").waitFor();
   await context.close();

@@ -24,6 +24,9 @@
   let attempt = 0;
   let retryTimer = 0;
   let graceTimer = 0;
+  let stallTimer = 0;
+  /** How long the picture may stand still on a connection that holds before the page says so. */
+  const STALL_MS = 3000;
 
   const say = (text) => {
     notice.textContent = text;
@@ -69,6 +72,7 @@
         attempt = 0;
         say("");
         sound.hidden = !video.muted;
+        watchPicture(peer);
       } else if (state === "failed") {
         reconnect();
       } else if (state === "disconnected") {
@@ -96,9 +100,39 @@
     }
   }
 
+  // A picture that stops while the connection holds comes from the farmer's side, most often a
+  // weak uplink: were the buyer's own line down, the connection would say so itself. The page
+  // says the picture stopped rather than leave a frozen frame, and names no cause it cannot know.
+  // It looks only once packets have come, so a stream that has not started is not "stopped".
+  function watchPicture(peer) {
+    let packets = 0;
+    let movedAt = Date.now();
+    let stalled = false;
+    clearInterval(stallTimer);
+    stallTimer = setInterval(async () => {
+      if (peer !== pc || peer.connectionState !== "connected") return;
+      const stats = await peer.getStats().catch(() => null);
+      if (!stats || peer !== pc || peer.connectionState !== "connected") return;
+      let now = 0;
+      stats.forEach((report) => {
+        if (report.type === "inbound-rtp" && report.kind === "video") now = report.packetsReceived;
+      });
+      if (now !== packets) {
+        packets = now;
+        movedAt = Date.now();
+        if (stalled) say("");
+        stalled = false;
+      } else if (packets > 0 && !stalled && Date.now() - movedAt >= STALL_MS) {
+        stalled = true;
+        say(fill(d.tStalled, d.farmer));
+      }
+    }, 1000);
+  }
+
   function disconnect() {
     clearTimeout(retryTimer);
     clearTimeout(graceTimer);
+    clearInterval(stallTimer);
     if (pc) pc.close();
     pc = null;
     if (session) fetch(session, { method: "DELETE", keepalive: true }).catch(() => {});

@@ -57,7 +57,7 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(id): P
     let body = html! {
         section.live #live
             data-stream=(id) data-lang=(l.tag()) data-status=(status_code) data-farmer=(room.farmer.name)
-            data-t-waiting=(lt.waiting) data-t-reconnecting=(lt.reconnecting) data-t-ended=(lt.ended)
+            data-t-waiting=(lt.waiting) data-t-reconnecting=(lt.reconnecting) data-t-stalled=(lt.stalled) data-t-ended=(lt.ended)
             data-t-unsupported=(lt.unsupported) data-t-watching=(lt.watching) data-t-orders=(lt.orders)
         {
             div.stage {

@@ -133,6 +133,9 @@ pub struct LiveTexts {
     /// `{}` is the farmer's name.
     pub waiting: &'static str,
     pub reconnecting: &'static str,
+    /// The picture stopped while the connection holds: most often the farmer's uplink. `{}` is
+    /// the farmer's name.
+    pub stalled: &'static str,
     pub ended: &'static str,
     pub unsupported: &'static str,
     pub tap_for_sound: &'static str,
@@ -291,6 +294,7 @@ pub static ZH_CN: Texts = Texts {
         live: "直播中",
         waiting: "等待{}开播…",
         reconnecting: "连接中断，正在重新连接…",
+        stalled: "{}的画面暂停了，正在等待恢复…",
         ended: "直播已结束，感谢观看！",
         unsupported: "此浏览器无法播放直播视频，您仍可在下方下单。",
         tap_for_sound: "点击开启声音",
@@ -370,6 +374,7 @@ pub static EN: Texts = Texts {
         live: "LIVE",
         waiting: "Waiting for {} to go live…",
         reconnecting: "Connection lost. Reconnecting…",
+        stalled: "The picture from {} has stopped. Waiting for it to come back…",
         ended: "This live stream has ended. Thank you for watching!",
         unsupported: "This browser cannot play live video. You can still order below.",
         tap_for_sound: "Tap for sound",
@@ -458,6 +463,7 @@ pub static IT: Texts = Texts {
         live: "IN DIRETTA",
         waiting: "In attesa che {} vada in diretta…",
         reconnecting: "Connessione persa. Riconnessione…",
+        stalled: "Il video di {} si è fermato. In attesa che riprenda…",
         ended: "La diretta è finita. Grazie per averla guardata!",
         unsupported: "Questo browser non riproduce video in diretta. Puoi comunque ordinare qui sotto.",
         tap_for_sound: "Tocca per l'audio",
