@@ -100,10 +100,11 @@
     }
   }
 
-  // A picture that stops while the connection holds comes from the farmer's side, most often a
-  // weak uplink: were the buyer's own line down, the connection would say so itself. The page
-  // says the picture stopped rather than leave a frozen frame, and names no cause it cannot know.
-  // It looks only once packets have come, so a stream that has not started is not "stopped".
+  // A picture that stops while the connection holds most often comes from the farmer's side, a
+  // weak uplink: were the buyer's own line down, the connection would report it a few seconds
+  // later (Chromium takes about 7 s), and the notice would turn to "reconnecting". The page says
+  // the picture stopped rather than leave a frozen frame, and names no cause it cannot know. It
+  // looks only once packets have come, so a stream that has not started is not "stopped".
   function watchPicture(peer) {
     let packets = 0;
     let movedAt = Date.now();
