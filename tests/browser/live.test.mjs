@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 
-import { artifacts, launchChromium, phoneContext, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
+import { artifacts, launchChromium, phoneContext, playback, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
 
 let server;
 let app;
@@ -24,19 +24,6 @@ after(async () => {
   app?.stop();
   server?.stop();
 });
-
-/** Frames decoded so far by the page's newest peer connection. */
-async function framesDecoded(page) {
-  return page.evaluate(async () => {
-    const pc = window.__peers.at(-1);
-    if (!pc) return 0;
-    let frames = 0;
-    (await pc.getStats()).forEach((report) => {
-      if (report.type === "inbound-rtp" && report.kind === "video") frames = report.framesDecoded ?? 0;
-    });
-    return frames;
-  });
-}
 
 /** Frames the page's `<video>` element has presented, and the kinds of the tracks it shows. */
 async function shown(page) {
@@ -124,11 +111,11 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
     buyers.push(page);
   }
   for (const page of buyers) {
-    await waitFor(async () => (await framesDecoded(page)) > 10, "frames decode on the buyer's page");
+    await waitFor(async () => (await playback(page)).frames > 10, "frames decode on the buyer's page");
   }
-  const first = await Promise.all(buyers.map(framesDecoded));
+  const first = await Promise.all(buyers.map(async (page) => (await playback(page)).frames));
   await waitFor(async () => {
-    const now = await Promise.all(buyers.map(framesDecoded));
+    const now = await Promise.all(buyers.map(async (page) => (await playback(page)).frames));
     return now.every((frames, i) => frames > first[i] + 10);
   }, "frames keep decoding on both pages");
   // Decoded is not seen: the element itself must present the frames, with the sound beside them.
@@ -146,8 +133,8 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
   const trackBefore = await videoTrack();
   await farmer.getByTestId("switch-camera").tap();
   await waitFor(async () => (await videoTrack()) !== trackBefore, "the stream carries the other camera");
-  const beforeSwitch = await framesDecoded(buyers[0]);
-  await waitFor(async () => (await framesDecoded(buyers[0])) > beforeSwitch + 15, "frames keep coming after the switch");
+  const beforeSwitch = (await playback(buyers[0])).frames;
+  await waitFor(async () => (await playback(buyers[0])).frames > beforeSwitch + 15, "frames keep coming after the switch");
   const senders = await farmer.evaluate(() => window.__peers.at(-1).getSenders().map((s) => `${s.track?.kind}:${s.track?.readyState}`));
   assert.deepEqual(senders.sort(), ["audio:live", "video:live"]);
 
@@ -168,7 +155,7 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
   await sheet.getByRole("button", { name: "下单" }).tap();
   await sheet.locator("#status").waitFor();
   assert.equal(await sheet.locator("#status").getAttribute("data-status"), "placed");
-  assert.ok((await framesDecoded(buyer)) > 0, "the video kept playing behind the sheet");
+  assert.ok((await playback(buyer)).frames > 0, "the video kept playing behind the sheet");
 
   await waitFor(async () => (await buyers[1].locator("#card-stock").innerText()) !== stockBefore, "the other buyer sees the stock drop");
   await waitFor(async () => (await buyers[1].locator("#live-orders").innerText()).startsWith("1"), "the orders count reaches 1");

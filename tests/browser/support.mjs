@@ -131,6 +131,22 @@ export const RECORD_PEERS = `
   window.RTCPeerConnection.prototype = Original.prototype;
 `;
 
+/**
+ * What the page's newest RTCPeerConnection (see `RECORD_PEERS`) has decoded of its video: frames
+ * so far, and the height of the last one.
+ */
+export async function playback(page) {
+  return page.evaluate(async () => {
+    const pc = window.__peers.at(-1);
+    let out = { frames: 0, height: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === "inbound-rtp" && report.kind === "video") out = { frames: report.framesDecoded ?? 0, height: report.frameHeight ?? 0 };
+    });
+    return out;
+  });
+}
+
 /** Waits until `condition()` holds, checking every 50 ms; fails with `what` after `ms`. */
 export async function waitFor(condition, what, ms = 20_000) {
   const deadline = Date.now() + ms;

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 
-import { artifacts, launchChromium, phoneContext, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
+import { artifacts, launchChromium, phoneContext, playback, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
 import { sendThrough, startUdpLink } from "./udp-link.mjs";
 
 let server;
@@ -78,19 +78,6 @@ const FIELD_CAMERA = `
     };
   })();
 `;
-
-/** The buyer's video as decoded: frames so far, and the height of the last one. */
-async function playback(page) {
-  return page.evaluate(async () => {
-    const pc = window.__peers.at(-1);
-    let out = { frames: 0, height: 0 };
-    if (!pc) return out;
-    (await pc.getStats()).forEach((report) => {
-      if (report.type === "inbound-rtp" && report.kind === "video") out = { frames: report.framesDecoded ?? 0, height: report.frameHeight ?? 0 };
-    });
-    return out;
-  });
-}
 
 /** Where a buyer's playback stands: connections made so far, and frames on the newest. */
 async function position(page) {
