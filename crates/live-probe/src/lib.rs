@@ -124,9 +124,12 @@ impl Peer {
 
     /// Stops the peer without telling the server, as a phone that lost its network would.
     pub async fn vanish(self) {
-        let _ = self.stop.send(true);
+        // No stop signal, and the sender is dropped only after the task is gone: the loop answers
+        // either by closing the connection, and its goodbye (DTLS close_notify) would tell the
+        // server what a phone that lost its network cannot.
         self.task.abort();
         let _ = self.task.await;
+        drop(self.stop);
     }
 }
 
