@@ -1,6 +1,7 @@
 //! The relay over many sessions, against the real server process: 200 viewer sessions opened and
 //! closed give back every socket, task and session; viewers that vanish without a word are dropped
-//! without slowing the ones that stay.
+//! without slowing the ones that stay; a camera that vanishes is reported to buyers at once, and
+//! its stream is given up after the idle timeout.
 
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ struct Live {
     server: MarketServer,
     http: reqwest::Client,
     whep: String,
+    /// The buyers' live page.
+    watch: String,
     camera: Peer,
 }
 
@@ -76,7 +79,8 @@ async fn live_stream(server: MarketServer) -> anyhow::Result<Live> {
     let camera = live_probe::publish(&http, stream["whip_url"].as_str().context("whip")?, stream["publish_token"].as_str().context("token")?, Media::phone()).await?;
     camera.connected(Duration::from_secs(20)).await?;
     let whep = stream["whep_url"].as_str().context("whep")?.to_owned();
-    Ok(Live { server, http, whep, camera })
+    let watch = stream["watch_url"].as_str().context("watch")?.to_owned();
+    Ok(Live { server, http, whep, watch, camera })
 }
 
 #[test]
@@ -164,6 +168,58 @@ fn viewers_that_vanish_are_dropped_without_slowing_the_others() -> anyhow::Resul
         for peer in steady {
             peer.close().await?;
         }
+        Ok(())
+    })
+}
+
+/// Waits until the live page, as a buyer opening it now gets it, has `status` and a notice that
+/// contains `notice`.
+async fn page_says(http: &reqwest::Client, watch: &str, status: &str, notice: &str) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        let page = http.get(format!("{watch}?lang=en")).send().await?.text().await?;
+        let (now, said) = (between(&page, "data-status=\"", "\""), between(&page, "id=\"live-notice\"", "</p>"));
+        if now == Some(status) && said.is_some_and(|said| said.contains(notice)) {
+            return Ok(());
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the live page never said {status:?} with {notice:?}; last {now:?}, {said:?}");
+        tick.tick().await;
+    }
+}
+
+/// The text after `start` up to `end`, without the rest of `start`'s tag when `end` closes it.
+fn between<'a>(page: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let mut rest = &page[page.find(start)? + start.len()..];
+    if end.starts_with("</") {
+        rest = &rest[rest.find('>')? + 1..];
+    }
+    Some(&rest[..rest.find(end)?])
+}
+
+#[test]
+fn a_camera_that_vanishes_is_reported_at_once_and_its_stream_given_up_after_the_idle_timeout() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let live = live_stream(MarketServer::start_demo_with(&["--media-idle-timeout", "6"])?).await?;
+        let base = live.server.base.clone();
+        let buyer = viewer(&live.http, &live.whep).await?;
+        page_says(&live.http, &live.watch, "live", "").await?;
+
+        // The farmer's phone loses its network: no DELETE, no media, no consent checks.
+        live.camera.vanish().await;
+        let vanished = std::time::Instant::now();
+        // A buyer opening the page now is told it is the farmer's line, while the buyer already
+        // watching keeps the connection, to play on if the camera comes back.
+        page_says(&live.http, &live.watch, "interrupted", "connection has dropped").await?;
+        let told = vanished.elapsed();
+        assert_eq!(metric(&base, "fieldcast_relay_sessions")?, 2.0, "the camera and the buyer are still there");
+        // Once the camera has been quiet for the idle timeout, the relay gives it up, and its
+        // viewers with it: the stream waits for the farmer to go live again.
+        page_says(&live.http, &live.watch, "waiting", "Waiting for").await?;
+        metric_reaches(&base, "fieldcast_relay_sessions", 0.0).await?;
+        println!("told {:.1} s after the camera vanished; given up {:.1} s after", told.as_secs_f64(), vanished.elapsed().as_secs_f64());
+        buyer.vanish().await;
         Ok(())
     })
 }

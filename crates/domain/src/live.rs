@@ -86,23 +86,43 @@ impl StreamStatus {
     }
 }
 
-/// What a buyer sees: the stored status joined with whether the camera is connected.
+/// The farmer's camera as the relay sees it right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Camera {
+    /// Not connected.
+    Off,
+    /// Connected, and its media arrives.
+    Sending,
+    /// Connected, but no media has arrived for a while: the farmer's uplink is weak or cut.
+    Silent,
+}
+
+/// What a buyer sees: the stored status joined with the camera's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LiveStatus {
     /// Open, but no camera connected yet (or it dropped and may come back).
     Waiting,
     Live,
+    /// Live, but the picture stopped on the farmer's side; viewers keep their connection to play
+    /// on when it comes back.
+    Interrupted,
     Ended,
 }
 
 impl LiveStatus {
-    pub fn of(status: StreamStatus, camera_connected: bool) -> LiveStatus {
-        match (status, camera_connected) {
+    pub fn of(status: StreamStatus, camera: Camera) -> LiveStatus {
+        match (status, camera) {
             (StreamStatus::Ended, _) => LiveStatus::Ended,
-            (StreamStatus::Open, true) => LiveStatus::Live,
-            (StreamStatus::Open, false) => LiveStatus::Waiting,
+            (StreamStatus::Open, Camera::Off) => LiveStatus::Waiting,
+            (StreamStatus::Open, Camera::Sending) => LiveStatus::Live,
+            (StreamStatus::Open, Camera::Silent) => LiveStatus::Interrupted,
         }
+    }
+
+    /// A camera is connected: buyers' players stay connected.
+    pub fn on_air(self) -> bool {
+        matches!(self, LiveStatus::Live | LiveStatus::Interrupted)
     }
 }
 
@@ -164,8 +184,12 @@ mod tests {
         assert_eq!(check_feature(StreamStatus::Open, &[id(1)], id(2)).unwrap_err().error, Error::NotInStream);
         assert_eq!(check_feature(StreamStatus::Ended, &[id(1)], id(1)).unwrap_err().error, Error::StreamEnded);
         assert_eq!(check_open(StreamStatus::Ended).unwrap_err().error, Error::StreamEnded);
-        assert_eq!(LiveStatus::of(StreamStatus::Ended, true), LiveStatus::Ended);
-        assert_eq!(LiveStatus::of(StreamStatus::Open, false), LiveStatus::Waiting);
-        assert_eq!(LiveStatus::of(StreamStatus::Open, true), LiveStatus::Live);
+        assert_eq!(LiveStatus::of(StreamStatus::Ended, Camera::Sending), LiveStatus::Ended);
+        assert_eq!(LiveStatus::of(StreamStatus::Ended, Camera::Silent), LiveStatus::Ended);
+        assert_eq!(LiveStatus::of(StreamStatus::Open, Camera::Off), LiveStatus::Waiting);
+        assert_eq!(LiveStatus::of(StreamStatus::Open, Camera::Sending), LiveStatus::Live);
+        assert_eq!(LiveStatus::of(StreamStatus::Open, Camera::Silent), LiveStatus::Interrupted);
+        assert!(LiveStatus::Interrupted.on_air() && LiveStatus::Live.on_air());
+        assert!(!LiveStatus::Waiting.on_air() && !LiveStatus::Ended.on_air());
     }
 }

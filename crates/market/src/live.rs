@@ -3,7 +3,7 @@
 //! endpoint sends to every buyer page.
 //!
 //! A room is rebuilt from storage and the relay whenever someone looks at a stream, then kept
-//! current by two feeds: the relay's events (camera connected or gone, viewer counts) and the
+//! current by two feeds: the relay's events (camera connected, silent or gone, viewer counts) and the
 //! marketplace's (stock moved, an order placed). The feeds only say *that* something changed; the
 //! room reloads what it shows, so a missed or reordered event costs a reload, never a wrong number.
 
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use domain::ids::{ListingId, StreamId};
-use domain::live::LiveStatus;
+use domain::live::{Camera, LiveStatus};
 use domain::order::Channel;
 use relay::{Relay, RelayEvent};
 use tokio::sync::broadcast::error::RecvError;
@@ -26,8 +26,7 @@ pub struct RoomState {
     pub stream: StreamRecord,
     pub farmer: Member,
     pub featured: Option<ListingRecord>,
-    /// A camera is connected.
-    pub camera: bool,
+    pub camera: Camera,
     pub viewers: usize,
     pub orders: u64,
 }
@@ -120,7 +119,12 @@ impl Live {
         let featured = self.featured(&stream).await?;
         let relay = self.relay.stream_state(&id.to_string()).await.unwrap_or_default();
         let orders = self.market.live_orders(id).await?;
-        Ok(RoomState { stream, farmer, featured, camera: relay.live, viewers: relay.viewers, orders })
+        let camera = match (relay.live, relay.silent) {
+            (false, _) => Camera::Off,
+            (true, false) => Camera::Sending,
+            (true, true) => Camera::Silent,
+        };
+        Ok(RoomState { stream, farmer, featured, camera, viewers: relay.viewers, orders })
     }
 
     async fn featured(&self, stream: &StreamRecord) -> Result<Option<ListingRecord>, MarketError> {
@@ -140,7 +144,7 @@ impl Live {
                 match self.market.mark_started(id).await {
                     Ok(record) => self.update(id, |room| {
                         room.stream = record.clone();
-                        room.camera = true;
+                        room.camera = Camera::Sending;
                     }),
                     Err(error) => tracing::warn!(%error, %id, "could not record a stream's start"),
                 }
@@ -148,11 +152,13 @@ impl Live {
             RelayEvent::PublisherGone { stream, .. } => {
                 if let Ok(id) = stream.parse::<StreamId>() {
                     self.update(id, |room| {
-                        room.camera = false;
+                        room.camera = Camera::Off;
                         room.viewers = 0;
                     });
                 }
             }
+            RelayEvent::PublisherSilent { stream } => self.camera_heard(&stream, Camera::Silent),
+            RelayEvent::PublisherResumed { stream } => self.camera_heard(&stream, Camera::Sending),
             RelayEvent::Viewers { stream, count } => {
                 if let Ok(id) = stream.parse::<StreamId>() {
                     self.update(id, |room| room.viewers = count);
@@ -160,6 +166,18 @@ impl Live {
             }
         }
         self.prune();
+    }
+
+    /// A connected camera fell silent or resumed. Only a connected one can: an event that
+    /// crossed the camera's going leaves the room as it is.
+    fn camera_heard(&self, stream: &str, camera: Camera) {
+        if let Ok(id) = stream.parse::<StreamId>() {
+            self.update(id, |room| {
+                if room.camera != Camera::Off {
+                    room.camera = camera;
+                }
+            });
+        }
     }
 
     async fn on_market(&self, event: MarketEvent) {

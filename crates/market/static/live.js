@@ -18,6 +18,10 @@
   const fill = (template, value) => template.replace("{}", value);
 
   let status = d.status;
+  /** The buyer's own connection is down, or being replaced. */
+  let lineDown = false;
+  /** The picture has stood still for `STALL_MS` on a connection that holds. */
+  let stalled = false;
   let featured = null;
   let pc = null;
   let session = null;
@@ -28,28 +32,43 @@
   /** How long the picture may stand still on a connection that holds before the page says so. */
   const STALL_MS = 3000;
 
-  const say = (text) => {
+  /** A camera is connected (its picture may have stopped): the player stays connected. */
+  const onAir = () => status === "live" || status === "interrupted";
+
+  /**
+   * Shows the most telling thing the page knows, or nothing. The buyer's own line comes before
+   * the farmer's: it is the one the buyer can do something about.
+   */
+  function showNotice() {
+    let text = "";
+    if (status === "ended") text = d.tEnded;
+    else if (status === "waiting") text = fill(d.tWaiting, d.farmer);
+    else if (!window.RTCPeerConnection) text = d.tUnsupported;
+    else if (lineDown) text = d.tReconnecting;
+    else if (status === "interrupted") text = fill(d.tInterrupted, d.farmer);
+    else if (stalled) text = fill(d.tStalled, d.farmer);
     notice.textContent = text;
     notice.hidden = !text;
-  };
+  }
 
   // --- The player (WHEP) ----------------------------------------------------------------------
 
   function setStatus(next) {
     status = next;
-    badge.hidden = next !== "live";
-    if (next === "live") {
+    badge.hidden = !onAir();
+    if (onAir()) {
       if (!pc) connect();
-      return;
+    } else {
+      disconnect();
+      lineDown = false;
+      if (next === "ended") events.close();
     }
-    disconnect();
-    say(next === "ended" ? d.tEnded : fill(d.tWaiting, d.farmer));
-    if (next === "ended") events.close();
+    showNotice();
   }
 
   async function connect() {
     if (!window.RTCPeerConnection) {
-      say(d.tUnsupported);
+      showNotice();
       return;
     }
     clearTimeout(retryTimer);
@@ -70,15 +89,17 @@
       const state = peer.connectionState;
       if (state === "connected") {
         attempt = 0;
-        say("");
-        sound.hidden = !video.muted;
+        lineDown = false;
         watchPicture(peer);
+        showNotice();
+        sound.hidden = !video.muted;
       } else if (state === "failed") {
         reconnect();
       } else if (state === "disconnected") {
         // The picture has stopped: say so now. A phone switching networks often recovers by
         // itself within a few seconds, so the connection gets those before it is replaced.
-        say(d.tReconnecting);
+        lineDown = true;
+        showNotice();
         graceTimer = setTimeout(() => peer === pc && peer.connectionState !== "connected" && reconnect(), 4000);
       }
     };
@@ -100,15 +121,17 @@
     }
   }
 
-  // A picture that stops while the connection holds most often comes from the farmer's side, a
-  // weak uplink: were the buyer's own line down, the connection would report it a few seconds
-  // later (Chromium takes about 7 s), and the notice would turn to "reconnecting". The page says
-  // the picture stopped rather than leave a frozen frame, and names no cause it cannot know. It
-  // looks only once packets have come, so a stream that has not started is not "stopped".
+  // A picture that stops while the connection holds: when the farmer's uplink dropped, the
+  // server says so (status "interrupted", about 2 s after the last packet reached it), over the
+  // event stream. When the buyer's own line is down, that news cannot come, and the connection
+  // reports the loss only later (Chromium takes about 7 s). So the page watches the packets
+  // itself too and says the picture stopped rather than leave a frozen frame, naming no cause it
+  // cannot know. It looks only once packets have come, so a stream that has not started is not
+  // "stopped".
   function watchPicture(peer) {
     let packets = 0;
     let movedAt = Date.now();
-    let stalled = false;
+    stalled = false;
     clearInterval(stallTimer);
     stallTimer = setInterval(async () => {
       if (peer !== pc || peer.connectionState !== "connected") return;
@@ -121,11 +144,13 @@
       if (now !== packets) {
         packets = now;
         movedAt = Date.now();
-        if (stalled) say("");
-        stalled = false;
+        if (stalled) {
+          stalled = false;
+          showNotice();
+        }
       } else if (packets > 0 && !stalled && Date.now() - movedAt >= STALL_MS) {
         stalled = true;
-        say(fill(d.tStalled, d.farmer));
+        showNotice();
       }
     }, 1000);
   }
@@ -134,6 +159,7 @@
     clearTimeout(retryTimer);
     clearTimeout(graceTimer);
     clearInterval(stallTimer);
+    stalled = false;
     if (pc) pc.close();
     pc = null;
     if (session) fetch(session, { method: "DELETE", keepalive: true }).catch(() => {});
@@ -143,10 +169,11 @@
   /** Starts over after a growing pause, for as long as the stream is live. */
   function reconnect() {
     disconnect();
-    if (status !== "live") return;
-    say(d.tReconnecting);
+    if (!onAir()) return;
+    lineDown = true;
+    showNotice();
     const pause = Math.min(8000, 500 * 2 ** attempt++);
-    retryTimer = setTimeout(() => status === "live" && !pc && connect(), pause);
+    retryTimer = setTimeout(() => onAir() && !pc && connect(), pause);
   }
 
   sound.addEventListener("click", () => {

@@ -104,6 +104,11 @@ pub enum RelayEvent {
     PublisherGone { stream: String, reason: EndReason },
     /// The number of connected viewers changed.
     Viewers { stream: String, count: usize },
+    /// The connected publisher has sent no media for [`Limits::media_gap`]: its uplink is weak or
+    /// cut. Its viewers stay connected, to play on when the media comes back.
+    PublisherSilent { stream: String },
+    /// Media from the publisher arrives again after [`RelayEvent::PublisherSilent`].
+    PublisherResumed { stream: String },
 }
 
 /// A stream as the relay sees it right now.
@@ -113,6 +118,8 @@ pub struct StreamState {
     pub live: bool,
     /// Connected viewers.
     pub viewers: usize,
+    /// The publisher is connected but silent (see [`RelayEvent::PublisherSilent`]).
+    pub silent: bool,
 }
 
 /// Counters, for `/metrics`, the benchmark and the leak test.

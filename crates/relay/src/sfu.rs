@@ -11,7 +11,9 @@
 //! payload type and its own sequence numbers. Each viewer written to is then flushed once per
 //! batch of inputs (the shell reads up to 64 datagrams at a time, and a camera sends a frame as a
 //! burst): its connection encrypts what was queued and hands back the datagrams. A viewer that has not finished connecting is
-//! skipped; a viewer that stops answering is dropped after [`Limits::idle_timeout`].
+//! skipped; a viewer that stops answering is dropped after [`Limits::idle_timeout`]. A publisher
+//! whose media stops is reported silent after [`Limits::media_gap`] and keeps its viewers, so they
+//! play on if it comes back before the idle timeout ends it.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -42,6 +44,10 @@ pub struct Limits {
     /// Keyframe requests to one publisher are at least this far apart: each one costs the
     /// publisher's uplink a large frame.
     pub keyframe_interval: Duration,
+    /// A connected publisher that sends no media for this long is reported silent (a camera at
+    /// 15 fps sends a frame every 67 ms). Buyers' pages then say it is the farmer's line that
+    /// dropped, which their own connection cannot tell them.
+    pub media_gap: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +58,7 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(20),
             keyframe_interval: Duration::from_millis(500),
+            media_gap: Duration::from_secs(2),
         }
     }
 }
@@ -112,6 +119,10 @@ struct Publishing {
     sections: Vec<(Mid, MediaKind)>,
     /// What each incoming SSRC carries, learnt from its first packet.
     ssrcs: HashMap<Ssrc, MediaKind>,
+    /// When media last came in; before the first packet, when the connection came up.
+    media_at: Option<Instant>,
+    /// Reported silent ([`RelayEvent::PublisherSilent`]) and not yet resumed.
+    silent: bool,
 }
 
 #[derive(Default)]
@@ -203,7 +214,7 @@ impl Sfu {
             self.remove(old, EndReason::Replaced);
         }
         let sections = negotiated.sections.iter().filter(|s| s.pt.is_some()).map(|s| (s.mid, s.kind)).collect();
-        let role = SessionRole::Publisher(Publishing { sections, ssrcs: HashMap::new() });
+        let role = SessionRole::Publisher(Publishing { sections, ssrcs: HashMap::new(), media_at: None, silent: false });
         let (key, answer) = self.insert(now, stream, role, negotiated, offer);
         let entry = self.streams.entry(self.sessions[&key].stream.clone()).or_default();
         entry.publisher = Some(key);
@@ -310,11 +321,13 @@ impl Sfu {
         stats
     }
 
-    /// Whether `stream` has a connected publisher, and how many connected viewers.
+    /// Whether `stream` has a connected publisher, whether it is silent, and how many connected
+    /// viewers.
     pub fn stream_state(&self, stream: &str) -> StreamState {
         let Some(entry) = self.streams.get(stream) else { return StreamState::default() };
-        let live = entry.publisher.and_then(|key| self.sessions.get(&key)).is_some_and(|s| s.connected);
-        StreamState { live, viewers: self.viewers(stream) }
+        let publisher = entry.publisher.and_then(|key| self.sessions.get(&key)).filter(|s| s.connected);
+        let silent = publisher.is_some_and(|s| matches!(&s.role, SessionRole::Publisher(p) if p.silent));
+        StreamState { live: publisher.is_some(), viewers: self.viewers(stream), silent }
     }
 
     /// Viewers of `stream` that are connected.
@@ -502,6 +515,13 @@ impl Sfu {
         if !session.rtc.is_alive() {
             session.closing = session.closing.or(Some(EndReason::Failed));
         }
+        let mut resumed = false;
+        if let SessionRole::Publisher(publishing) = &mut session.role
+            && (connected_now || !inbound.is_empty())
+        {
+            publishing.media_at = Some(now);
+            resumed = std::mem::take(&mut publishing.silent);
+        }
         keyframe_wanted |= connected_now && matches!(session.role, SessionRole::Viewer(_));
         let stream = session.stream.clone();
         let is_publisher = matches!(session.role, SessionRole::Publisher(_));
@@ -513,6 +533,9 @@ impl Sfu {
             } else {
                 self.viewer_count_changed(&stream);
             }
+        }
+        if resumed {
+            self.events.push_back(RelayEvent::PublisherResumed { stream: stream.to_string() });
         }
         self.stats.rtp_in += inbound.len() as u64;
         for (kind, packet) in inbound.drain(..) {
@@ -624,6 +647,16 @@ impl Sfu {
             .collect();
         for (key, reason) in expired {
             self.remove(key, reason);
+        }
+        let gap = self.limits.media_gap;
+        for session in self.sessions.values_mut() {
+            if let SessionRole::Publisher(publishing) = &mut session.role
+                && !publishing.silent
+                && publishing.media_at.is_some_and(|at| now.saturating_duration_since(at) >= gap)
+            {
+                publishing.silent = true;
+                self.events.push_back(RelayEvent::PublisherSilent { stream: session.stream.to_string() });
+            }
         }
         if self.sessions.is_empty() {
             self.next_tick = None;

@@ -381,6 +381,11 @@ impl World {
         }
     }
 
+    /// How many times the relay told `event`.
+    fn count(&self, event: &RelayEvent) -> usize {
+        self.events.iter().filter(|e| *e == event).count()
+    }
+
     fn viewers_event(&self, stream: &str) -> Option<usize> {
         self.events.iter().rev().find_map(|e| match e {
             RelayEvent::Viewers { stream: s, count } if s == stream => Some(*count),
@@ -586,6 +591,50 @@ fn a_viewer_that_goes_quiet_is_dropped_and_the_others_keep_playing() {
     assert_eq!(world.sfu.viewers("corn"), 1, "the quiet viewer was dropped");
     assert_eq!(world.viewers_event("corn"), Some(1));
     assert_eq!(world.client("steady").received.len(), 800, "the other viewer missed nothing");
+}
+
+#[test]
+fn a_publisher_that_sends_no_media_is_reported_silent_and_its_viewers_stay_to_play_on() {
+    let mut world = World::new();
+    let silent = RelayEvent::PublisherSilent { stream: "corn".into() };
+    let resumed = RelayEvent::PublisherResumed { stream: "corn".into() };
+    world.publish("zhang", "corn", 5000);
+    world.run(1_000);
+    world.play("buyer", "corn", 5001).unwrap();
+    world.run(500);
+    assert_eq!(world.count(&silent), 0, "a camera connected 1.5 s ago that has not sent yet is not silent");
+
+    // The camera never sends: two seconds after it connected (a few hundred milliseconds after
+    // the offer, on this simulated network), it is silent.
+    world.run(1_500);
+    assert_eq!(world.count(&silent), 1);
+    assert!(world.sfu.stream_state("corn").silent);
+    assert!(world.sfu.stream_state("corn").live, "a silent camera is still connected");
+
+    // Its media comes: resumed, once, and the viewer who waited plays it.
+    for seq in 0..100u16 {
+        let now = world.now;
+        world.client("zhang").send_video(now, seq);
+        world.run(10);
+    }
+    assert_eq!((world.count(&silent), world.count(&resumed)), (1, 1));
+    assert!(!world.sfu.stream_state("corn").silent);
+    assert_eq!(world.client("buyer").received.len(), 100);
+
+    // The uplink drops: not silent before the gap, silent once after it, and the viewer stays.
+    world.silent.push("zhang".into());
+    world.run(1_800);
+    assert_eq!(world.count(&silent), 1, "1.8 s without media is within the gap");
+    world.run(400);
+    assert_eq!(world.count(&silent), 2);
+    assert_eq!(world.sfu.viewers("corn"), 1, "the viewer is kept to play on");
+
+    world.silent.clear();
+    let now = world.now;
+    world.client("zhang").send_video(now, 100);
+    world.run(10);
+    assert_eq!((world.count(&silent), world.count(&resumed)), (2, 2));
+    assert_eq!(world.client("buyer").received.len(), 101);
 }
 
 #[test]

@@ -351,9 +351,9 @@ listing_ids: Array<ListingId>,
 featured?: ListingId, };
 
 /**
- * What a buyer sees: the stored status joined with whether the camera is connected.
+ * What a buyer sees: the stored status joined with the camera's.
  */
-export type LiveStatus = "waiting" | "live" | "ended";
+export type LiveStatus = "waiting" | "live" | "interrupted" | "ended";
 
 /**
  * A stream as its farmer's app sees it.

@@ -15,7 +15,7 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(slug):
     // An open stream the farmer is on camera in right now is the first thing a buyer should see.
     let mut live_now = None;
     for stream in state.market().open_streams(farmer.id).await.unwrap_or_default() {
-        if state.live().snapshot(stream.id).await.is_ok_and(|room| room.camera) {
+        if state.live().snapshot(stream.id).await.is_ok_and(|room| room.status().on_air()) {
             live_now = Some(stream);
             break;
         }

@@ -44,11 +44,13 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(id): P
     let status_code = match status {
         LiveStatus::Waiting => "waiting",
         LiveStatus::Live => "live",
+        LiveStatus::Interrupted => "interrupted",
         LiveStatus::Ended => "ended",
     };
     let notice = match status {
         LiveStatus::Waiting => lt.waiting.replace("{}", &room.farmer.name),
         LiveStatus::Live => String::new(),
+        LiveStatus::Interrupted => lt.interrupted.replace("{}", &room.farmer.name),
         LiveStatus::Ended => lt.ended.to_owned(),
     };
     let featured = room.featured.as_ref();
@@ -57,12 +59,13 @@ pub async fn page(State(state): State<AppState>, lang: PageLang, PagePath(id): P
     let body = html! {
         section.live #live
             data-stream=(id) data-lang=(l.tag()) data-status=(status_code) data-farmer=(room.farmer.name)
-            data-t-waiting=(lt.waiting) data-t-reconnecting=(lt.reconnecting) data-t-stalled=(lt.stalled) data-t-ended=(lt.ended)
+            data-t-waiting=(lt.waiting) data-t-reconnecting=(lt.reconnecting) data-t-stalled=(lt.stalled)
+            data-t-interrupted=(lt.interrupted) data-t-ended=(lt.ended)
             data-t-unsupported=(lt.unsupported) data-t-watching=(lt.watching) data-t-orders=(lt.orders)
         {
             div.stage {
                 video #live-video playsinline autoplay muted aria-label=(lt.video_label) {}
-                p.badge #live-badge hidden[status != LiveStatus::Live] { (lt.live) }
+                p.badge #live-badge hidden[!status.on_air()] { (lt.live) }
                 p.viewers #live-viewers { (lt.watching.replace("{}", &room.viewers.to_string())) }
                 p.notice #live-notice role="status" hidden[notice.is_empty()] { (notice) }
                 button.sound #live-sound type="button" hidden { (lt.tap_for_sound) }

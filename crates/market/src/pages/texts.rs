@@ -133,9 +133,12 @@ pub struct LiveTexts {
     /// `{}` is the farmer's name.
     pub waiting: &'static str,
     pub reconnecting: &'static str,
-    /// The picture stopped while the connection holds: most often the farmer's uplink. `{}` is
+    /// The picture stopped while the connection holds, and the server has not said why. `{}` is
     /// the farmer's name.
     pub stalled: &'static str,
+    /// The server says no picture reaches it from the farmer: the farmer's uplink dropped, not
+    /// the buyer's line. `{}` is the farmer's name.
+    pub interrupted: &'static str,
     pub ended: &'static str,
     pub unsupported: &'static str,
     pub tap_for_sound: &'static str,
@@ -295,6 +298,7 @@ pub static ZH_CN: Texts = Texts {
         waiting: "等待{}开播…",
         reconnecting: "连接中断，正在重新连接…",
         stalled: "{}的画面暂停了，正在等待恢复…",
+        interrupted: "{}的网络中断了，正在等待恢复…",
         ended: "直播已结束，感谢观看！",
         unsupported: "此浏览器无法播放直播视频，您仍可在下方下单。",
         tap_for_sound: "点击开启声音",
@@ -375,6 +379,7 @@ pub static EN: Texts = Texts {
         waiting: "Waiting for {} to go live…",
         reconnecting: "Connection lost. Reconnecting…",
         stalled: "The picture from {} has stopped. Waiting for it to come back…",
+        interrupted: "{}'s connection has dropped. Waiting for it to come back…",
         ended: "This live stream has ended. Thank you for watching!",
         unsupported: "This browser cannot play live video. You can still order below.",
         tap_for_sound: "Tap for sound",
@@ -464,6 +469,7 @@ pub static IT: Texts = Texts {
         waiting: "In attesa che {} vada in diretta…",
         reconnecting: "Connessione persa. Riconnessione…",
         stalled: "Il video di {} si è fermato. In attesa che riprenda…",
+        interrupted: "La connessione di {} si è interrotta. In attesa che riprenda…",
         ended: "La diretta è finita. Grazie per averla guardata!",
         unsupported: "Questo browser non riproduce video in diretta. Puoi comunque ordinare qui sotto.",
         tap_for_sound: "Tocca per l'audio",
