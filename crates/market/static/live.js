@@ -166,7 +166,7 @@
     session = null;
   }
 
-  /** Starts over after a growing pause, for as long as the stream is live. */
+  /** Starts over after a growing pause, for as long as a camera is connected. */
   function reconnect() {
     disconnect();
     if (!onAir()) return;
