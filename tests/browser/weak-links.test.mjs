@@ -265,3 +265,46 @@ test("when the farmer's uplink stops, buyers are told it is the farmer's line, a
   await context.close();
   await farmerContext.close();
 });
+
+test("when the farmer's coverage is gone for long, buyers wait, and the app goes live again by itself", async (t) => {
+  const farmerContext = await phoneContext(browser, "en");
+  const link = await startUdpLink();
+  links.push(link);
+  await sendThrough(farmerContext, link);
+  const farmer = await goLive(farmerContext, "Across the river");
+  const context = await phoneContext(browser, "en");
+  const buyer = await watch(context, farmer);
+  const notice = buyer.locator("#live-notice");
+  const phase = () => farmer.getByTestId("live-state").getAttribute("data-phase");
+  const says = async (pattern) => (await notice.isVisible()) && pattern.test(await notice.innerText());
+
+  // The farmer walks out of coverage. The buyer is told it is the farmer's line. Once Chromium
+  // reports the farmer's connection failed (about 17 s), the app ends that session (a WHIP
+  // DELETE: only the link's UDP is cut here) and publishes again, and the page waits for the
+  // farmer instead; the relay's 20 s idle timeout would have ended the session too. The new
+  // attempt cannot connect yet: its media goes through the dead link as well.
+  const before = await position(buyer);
+  link.cut(true);
+  const cutAt = Date.now();
+  await waitFor(() => says(/Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
+  await waitFor(() => says(/Waiting for Zhang Wei.* to go live/), "the page waits for the farmer", 60_000);
+  const waitingAfter = Date.now() - cutAt;
+  await waitFor(async () => (await phase()) === "reconnecting", "the farmer's screen says it reconnects", 60_000);
+  const reconnectingAfter = Date.now() - cutAt;
+
+  // Coverage comes back: the app publishes again on its own, and the buyer's page, which never
+  // left, plays the new stream.
+  link.cut(false);
+  const healedAt = Date.now();
+  await waitFor(async () => (await phase()) === "live", "the farmer is live again", 60_000);
+  const liveAfter = Date.now() - healedAt;
+  await waitFor(() => playingSince(buyer, before), "the buyer's page plays again", 30_000);
+  t.diagnostic(
+    `buyers told to wait ${(waitingAfter / 1000).toFixed(1)} s after the cut, the app reconnecting after ${(reconnectingAfter / 1000).toFixed(1)} s; ` +
+      `live again ${(liveAfter / 1000).toFixed(1)} s and playing ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`,
+  );
+  await farmer.getByTestId("end-live").tap();
+  await farmer.getByTestId("live-ended").waitFor();
+  await context.close();
+  await farmerContext.close();
+});
