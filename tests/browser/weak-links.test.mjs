@@ -4,8 +4,10 @@
 //   watchable on the bottom rung, and climb back to the top rung once the link recovers (the
 //   rules themselves are unit-tested in ui/src/live/uplink.test.ts);
 // - a buyer's link going dead and coming back: the live page must say so and reconnect by itself;
-// - the farmer's link going dead for a moment: buyers are told the picture stopped, and it plays
-//   again by itself.
+// - the farmer's link going dead for a moment: buyers are told it is the farmer's line (the server
+//   says so), and the picture plays again by itself;
+// - the farmer's link dead until the app's connection fails: buyers wait, and the app goes live
+//   again by itself once the link is back.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
@@ -113,6 +115,34 @@ async function watch(context, farmer) {
   await buyer.goto(await farmer.getByTestId("watch-url").getAttribute("href"));
   await waitFor(async () => (await playback(buyer)).frames > 30, "the buyer's page decodes frames");
   return buyer;
+}
+
+/**
+ * The farmer live from a context whose WebRTC goes through a fresh link, and a buyer watching
+ * over a clean path.
+ */
+async function farmerBehindLink(title) {
+  const farmerContext = await phoneContext(browser, "en");
+  const link = await startUdpLink();
+  links.push(link);
+  await sendThrough(farmerContext, link);
+  const farmer = await goLive(farmerContext, title);
+  const buyerContext = await phoneContext(browser, "en");
+  const buyer = await watch(buyerContext, farmer);
+  return { link, farmer, buyer, contexts: [farmerContext, buyerContext] };
+}
+
+/** Whether the buyer's page shows a notice that matches `pattern`. */
+async function says(buyer, pattern) {
+  const notice = buyer.locator("#live-notice");
+  return (await notice.isVisible()) && pattern.test(await notice.innerText());
+}
+
+/** Ends the stream from the farmer's screen, then closes the test's browser contexts. */
+async function endLive(farmer, contexts) {
+  await farmer.getByTestId("end-live").tap();
+  await farmer.getByTestId("live-ended").waitFor();
+  for (const context of contexts) await context.close();
 }
 
 /** The caps the camera's senders hold now: the rung the Go Live screen last applied. */
@@ -228,29 +258,19 @@ test("a buyer whose connection drops is told so, and the page reconnects by itse
   const healedAt = Date.now();
   await waitFor(async () => (await position(buyer)).peers > beforeLoss.peers && (await playingSince(buyer, beforeLoss)), "the page plays again on a new connection", 30_000);
   t.diagnostic(`told ${(told / 1000).toFixed(1)} s after a cut; after a long loss, playing again ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`);
-  await farmer.getByTestId("end-live").tap();
-  await farmer.getByTestId("live-ended").waitFor();
-  await context.close();
-  await farmerContext.close();
+  await endLive(farmer, [context, farmerContext]);
 });
 
 test("when the farmer's uplink stops, buyers are told it is the farmer's line, and the picture comes back by itself", async (t) => {
   // The farmer's camera reaches the relay only through the link; the buyer's path is clean.
-  const farmerContext = await phoneContext(browser, "en");
-  const link = await startUdpLink();
-  links.push(link);
-  await sendThrough(farmerContext, link);
-  const farmer = await goLive(farmerContext, "Rain on the greenhouse");
-  const context = await phoneContext(browser, "en");
-  const buyer = await watch(context, farmer);
-  const notice = buyer.locator("#live-notice");
+  const { link, farmer, buyer, contexts } = await farmerBehindLink("Rain on the greenhouse");
 
   // The farmer's phone loses coverage. The buyer's connection holds, so the page does not say it
   // is lost: the server, which no longer hears the camera, tells it the farmer's line dropped.
   const before = await position(buyer);
   link.cut(true);
   const cutAt = Date.now();
-  await waitFor(async () => (await notice.isVisible()) && /Zhang Wei.*'s connection has dropped/.test(await notice.innerText()), "the page says the farmer's line dropped", 15_000);
+  await waitFor(() => says(buyer, /Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
   const told = Date.now() - cutAt;
   assert.equal((await position(buyer)).peers, before.peers, "the buyer's own connection was not replaced");
   await buyer.screenshot({ path: join(artifacts, "live-buyer-interrupted-en.png") });
@@ -260,23 +280,12 @@ test("when the farmer's uplink stops, buyers are told it is the farmer's line, a
   const healedAt = Date.now();
   await waitFor(() => playingSince(buyer, before), "the picture plays again", 30_000);
   t.diagnostic(`told ${(told / 1000).toFixed(1)} s after the farmer's link was cut; playing again ${((Date.now() - healedAt) / 1000).toFixed(1)} s after it came back`);
-  await farmer.getByTestId("end-live").tap();
-  await farmer.getByTestId("live-ended").waitFor();
-  await context.close();
-  await farmerContext.close();
+  await endLive(farmer, contexts);
 });
 
 test("when the farmer's coverage is gone for long, buyers wait, and the app goes live again by itself", async (t) => {
-  const farmerContext = await phoneContext(browser, "en");
-  const link = await startUdpLink();
-  links.push(link);
-  await sendThrough(farmerContext, link);
-  const farmer = await goLive(farmerContext, "Across the river");
-  const context = await phoneContext(browser, "en");
-  const buyer = await watch(context, farmer);
-  const notice = buyer.locator("#live-notice");
+  const { link, farmer, buyer, contexts } = await farmerBehindLink("Across the river");
   const phase = () => farmer.getByTestId("live-state").getAttribute("data-phase");
-  const says = async (pattern) => (await notice.isVisible()) && pattern.test(await notice.innerText());
 
   // The farmer walks out of coverage. The buyer is told it is the farmer's line. Once Chromium
   // reports the farmer's connection failed (about 17 s), the app ends that session (a WHIP
@@ -286,8 +295,8 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   const before = await position(buyer);
   link.cut(true);
   const cutAt = Date.now();
-  await waitFor(() => says(/Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
-  await waitFor(() => says(/Waiting for Zhang Wei.* to go live/), "the page waits for the farmer", 60_000);
+  await waitFor(() => says(buyer, /Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
+  await waitFor(() => says(buyer, /Waiting for Zhang Wei.* to go live/), "the page waits for the farmer", 60_000);
   const waitingAfter = Date.now() - cutAt;
   await waitFor(async () => (await phase()) === "reconnecting", "the farmer's screen says it reconnects", 60_000);
   const reconnectingAfter = Date.now() - cutAt;
@@ -303,8 +312,5 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
     `buyers told to wait ${(waitingAfter / 1000).toFixed(1)} s after the cut, the app reconnecting after ${(reconnectingAfter / 1000).toFixed(1)} s; ` +
       `live again ${(liveAfter / 1000).toFixed(1)} s and playing ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`,
   );
-  await farmer.getByTestId("end-live").tap();
-  await farmer.getByTestId("live-ended").waitFor();
-  await context.close();
-  await farmerContext.close();
+  await endLive(farmer, contexts);
 });
