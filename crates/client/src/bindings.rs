@@ -6,7 +6,7 @@
 
 use domain::error::Field;
 use domain::ids::{DeviceId, ListingId, MemberId, OrderId, PickupPointId, StreamId};
-use domain::live::{LiveStatus, StreamInput};
+use domain::live::{LiveEvent, LiveSnapshot, LiveStatus, ProductCard, StockChange, StreamInput};
 use domain::listing::{Listing, ListingDetails, ListingInput, ListingStatus, PhotoRef};
 use domain::money::{Currency, Money};
 use domain::pairing::PairingLink;
@@ -49,7 +49,7 @@ pub fn typescript() -> String {
         ListingInput, ListingDetails, ListingStatus, PhotoRef, Listing, OrderStatus, PaymentMethod,
         Channel, Fulfilment, Buyer, OrderLine, Order, OrderAction, Field, FieldProblem, ApiError, Role, AccountInfo,
         DeviceStatus, Produce, OrderItem, SaleInput, SalePreview, PickupPointInfo, RefusalView, Phase, Progress, Refusal,
-        StreamId, StreamInput, LiveStatus, LiveStream, Destination, PackItem, PackGroup, Today, Bucket, Earnings, PickRow,
+        StreamId, StreamInput, LiveStatus, LiveStream, ProductCard, LiveSnapshot, StockChange, LiveEvent, Destination, PackItem, PackGroup, Today, Bucket, Earnings, PickRow,
         PickList, BulkRefusal, BulkOutcome, MemberId, DeviceId, MemberInfo, PairingInfo, NewFarmer, DeviceInfo, OrderArrival, PairingLink, StreamRef, Call,
     );
     out.push_str("\n/** Every code a domain rule can refuse with; each has a message in every language. */\n");

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Field, FieldError, Problems};
-use crate::ids::ListingId;
+use crate::ids::{ListingId, StreamId};
+use crate::money::Money;
+use crate::quantity::Unit;
 use crate::text::{self, Lines};
 
 pub const MAX_TITLE_CHARS: usize = 80;
@@ -126,6 +128,89 @@ impl LiveStatus {
     }
 }
 
+/// The product on a buyer's card, with its texts in the viewer's language (the server words them;
+/// pages and the app show them as they are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct ProductCard {
+    pub listing_id: ListingId,
+    pub title: String,
+    pub photo_url: Option<String>,
+    pub unit: Unit,
+    pub price: Money,
+    /// The stock left as a decimal in the unit, e.g. "12.5".
+    pub stock: String,
+    pub on_sale: bool,
+    /// "¥3.50 / jin", in the requested language.
+    pub price_text: String,
+    /// "120 jin left" or "Sold out", in the requested language.
+    pub stock_text: String,
+    /// The order sheet for this product, opened from the live page.
+    pub order_url: String,
+}
+
+/// Everything about a stream at once: the first event of every connection to its live events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct LiveSnapshot {
+    pub stream_id: StreamId,
+    pub title: String,
+    pub farmer_name: String,
+    pub status: LiveStatus,
+    pub featured: Option<ProductCard>,
+    #[ts(type = "number")]
+    pub viewers: u64,
+    #[ts(type = "number")]
+    pub orders: u64,
+}
+
+/// The featured product's stock moved (an order landed, or the farmer changed it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct StockChange {
+    pub listing_id: ListingId,
+    /// As in [`ProductCard::stock`].
+    pub stock: String,
+    pub stock_text: String,
+    pub on_sale: bool,
+}
+
+/// One of a stream's live events. On the wire (Server-Sent Events) `event` is the event's name and
+/// `data` its JSON, so the buyer's page, the farmer's screen and the server share one definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// Always first: the state a late viewer needs before any change.
+    State(LiveSnapshot),
+    Status {
+        status: LiveStatus,
+    },
+    /// Another product on the card (or none).
+    Featured {
+        featured: Option<ProductCard>,
+    },
+    Stock(StockChange),
+    Viewers {
+        #[ts(type = "number")]
+        count: u64,
+    },
+    Orders {
+        #[ts(type = "number")]
+        count: u64,
+    },
+}
+
+impl LiveEvent {
+    /// The Server-Sent Events name: the same as the `event` tag.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LiveEvent::State(_) => "state",
+            LiveEvent::Status { .. } => "status",
+            LiveEvent::Featured { .. } => "featured",
+            LiveEvent::Stock(_) => "stock",
+            LiveEvent::Viewers { .. } => "viewers",
+            LiveEvent::Orders { .. } => "orders",
+        }
+    }
+}
+
 /// Checks that a stream may feature `listing` now.
 pub fn check_feature(status: StreamStatus, products: &[ListingId], listing: ListingId) -> Result<(), FieldError> {
     if status == StreamStatus::Ended {
@@ -176,6 +261,47 @@ mod tests {
         assert_eq!(input("Corn", &[1, 2, 1], None).validate().unwrap_err()[0].error, Error::Duplicate);
         assert_eq!(input(&"x".repeat(81), &[1], None).validate().unwrap_err()[0].error, Error::TooLong { max: 80 });
         assert_eq!(input("a\u{7}b", &[1], None).validate().unwrap_err()[0].error, Error::ControlCharacters);
+    }
+
+    #[test]
+    fn a_live_event_is_named_on_the_wire_as_it_is_tagged() {
+        let card = ProductCard {
+            listing_id: id(1),
+            title: "Corn".into(),
+            photo_url: None,
+            unit: Unit::Jin,
+            price: Money::new(350, crate::money::Currency::CNY),
+            stock: "12".into(),
+            on_sale: true,
+            price_text: "¥3.50 / jin".into(),
+            stock_text: "12 jin left".into(),
+            order_url: "/l/x".into(),
+        };
+        let snapshot = LiveSnapshot {
+            stream_id: StreamId(Uuid::from_u128(9)),
+            title: "Harvest".into(),
+            farmer_name: "Zhang".into(),
+            status: LiveStatus::Interrupted,
+            featured: Some(card.clone()),
+            viewers: 3,
+            orders: 1,
+        };
+        let stock = StockChange { listing_id: id(1), stock: "11".into(), stock_text: "11 jin left".into(), on_sale: true };
+        let events = [
+            LiveEvent::State(snapshot),
+            LiveEvent::Status { status: LiveStatus::Live },
+            LiveEvent::Featured { featured: Some(card) },
+            LiveEvent::Stock(stock),
+            LiveEvent::Viewers { count: 2 },
+            LiveEvent::Orders { count: 5 },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["event"], event.name(), "{json}");
+            assert_eq!(serde_json::from_value::<LiveEvent>(json).unwrap(), event);
+        }
+        let status = serde_json::to_value(LiveEvent::Status { status: LiveStatus::Interrupted }).unwrap();
+        assert_eq!(status["data"], serde_json::json!({ "status": "interrupted" }));
     }
 
     #[test]

@@ -377,6 +377,48 @@ events_url: string,
 publish_token: string | null, };
 
 /**
+ * The product on a buyer's card, with its texts in the viewer's language (the server words them;
+ * pages and the app show them as they are).
+ */
+export type ProductCard = { listing_id: ListingId, title: string, photo_url: string | null, unit: Unit, price: Money, 
+/**
+ * The stock left as a decimal in the unit, e.g. "12.5".
+ */
+stock: string, on_sale: boolean, 
+/**
+ * "¥3.50 / jin", in the requested language.
+ */
+price_text: string, 
+/**
+ * "120 jin left" or "Sold out", in the requested language.
+ */
+stock_text: string, 
+/**
+ * The order sheet for this product, opened from the live page.
+ */
+order_url: string, };
+
+/**
+ * Everything about a stream at once: the first event of every connection to its live events.
+ */
+export type LiveSnapshot = { stream_id: StreamId, title: string, farmer_name: string, status: LiveStatus, featured: ProductCard | null, viewers: number, orders: number, };
+
+/**
+ * The featured product's stock moved (an order landed, or the farmer changed it).
+ */
+export type StockChange = { listing_id: ListingId, 
+/**
+ * As in [`ProductCard::stock`].
+ */
+stock: string, stock_text: string, on_sale: boolean, };
+
+/**
+ * One of a stream's live events. On the wire (Server-Sent Events) `event` is the event's name and
+ * `data` its JSON, so the buyer's page, the farmer's screen and the server share one definition.
+ */
+export type LiveEvent = { "event": "state", "data": LiveSnapshot } | { "event": "status", "data": { status: LiveStatus, } } | { "event": "featured", "data": { featured: ProductCard | null, } } | { "event": "stock", "data": StockChange } | { "event": "viewers", "data": { count: number, } } | { "event": "orders", "data": { count: number, } };
+
+/**
  * Where a group of packed goods goes.
  */
 export type Destination = { "kind": "pickup", point_id: PickupPointId, } | { "kind": "delivery" };

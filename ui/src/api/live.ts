@@ -4,6 +4,7 @@
 // end is in one place; it goes to the marketplace and not the Rust backend because the webview
 // owns the camera and the RTCPeerConnection.
 import type { Level, Sample } from "../live/uplink";
+import type { LiveEvent } from "./bindings";
 
 /** A refused or failed publish, with the marketplace's error code where it gave one. */
 export class LiveError extends Error {
@@ -157,30 +158,19 @@ function publisher(pc: RTCPeerConnection, sender: RTCRtpSender, audioSender: RTC
   };
 }
 
-/** What the farmer's screen follows while live. */
-export interface LiveFeed {
-  state?: (snapshot: { status: string; viewers: number; orders: number; featured: { listing_id: string; stock_text: string } | null }) => void;
-  status?: (status: string) => void;
-  viewers?: (count: number) => void;
-  orders?: (count: number) => void;
-  /** The featured product's stock text, e.g. "118 jin left". */
-  stock?: (listingId: string, stockText: string) => void;
-}
+type LiveEventName = LiveEvent["event"];
+
+/** What the farmer's screen follows while live: a handler per live event, each given its data. */
+export type LiveFeed = { [E in LiveEventName]?: (data: Extract<LiveEvent, { event: E }>["data"]) => void };
 
 /** Follows a stream's live events; returns the function that stops. */
 export function watchLive(eventsUrl: string, lang: string, feed: LiveFeed): () => void {
   const source = new EventSource(`${eventsUrl}?lang=${encodeURIComponent(lang)}`);
-  const on = (name: string, handle: (data: any) => void) =>
+  for (const name of Object.keys(feed) as LiveEventName[]) {
+    // The server words each event as the Rust type `LiveEvent` says (the bindings), so the
+    // data parses to the handler's type.
+    const handle = feed[name] as (data: unknown) => void;
     source.addEventListener(name, (event) => handle(JSON.parse((event as MessageEvent<string>).data)));
-  on("state", (s) => {
-    feed.state?.(s);
-  });
-  on("status", (s) => feed.status?.(s.status));
-  on("viewers", (v) => feed.viewers?.(v.count));
-  on("orders", (o) => feed.orders?.(o.count));
-  on("stock", (s) => feed.stock?.(s.listing_id, s.stock_text));
-  on("featured", (f) => {
-    if (f.featured) feed.stock?.(f.featured.listing_id, f.featured.stock_text);
-  });
+  }
   return () => source.close();
 }

@@ -125,12 +125,15 @@ function GoLive() {
         setStock(s.featured?.stock_text ?? "");
         if (s.status === "ended") setPhase("ended");
       },
-      status: (status) => {
+      status: ({ status }) => {
         if (status === "ended") setPhase("ended");
       },
-      viewers: setViewers,
-      orders: setOrders,
-      stock: (_, text) => setStock(text),
+      viewers: ({ count }) => setViewers(count),
+      orders: ({ count }) => setOrders(count),
+      stock: ({ stock_text }) => setStock(stock_text),
+      featured: ({ featured }) => {
+        if (featured) setStock(featured.stock_text);
+      },
     });
     const timer = setInterval(async () => {
       const camera = publisher.current;

@@ -14,10 +14,8 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use domain::ids::{ListingId, MemberId, StreamId};
-use domain::live::{LiveStatus, StreamInput};
+use domain::live::{LiveEvent, LiveSnapshot, LiveStatus, ProductCard, StockChange, StreamInput};
 use domain::listing::ListingStatus;
-use domain::money::Money;
-use domain::quantity::Unit;
 use domain::time::Timestamp;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -167,69 +165,37 @@ pub struct EventsQuery {
     pub lang: Option<String>,
 }
 
-/// The product on a buyer's card, with its texts in the page's language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct ProductCard {
-    pub listing_id: ListingId,
-    pub title: String,
-    pub photo_url: Option<String>,
-    pub unit: Unit,
-    pub price: Money,
-    /// The stock left as a decimal in the unit, e.g. "12.5".
-    pub stock: String,
-    pub on_sale: bool,
-    /// "¥3.50 / jin", in the requested language.
-    pub price_text: String,
-    /// "120 jin left" or "Sold out", in the requested language.
-    pub stock_text: String,
-    /// The order sheet for this product, opened from the live page.
-    pub order_url: String,
-}
-
-impl ProductCard {
-    fn new(record: &ListingRecord, stream: StreamId, lang: Lang) -> ProductCard {
-        let t = lang.texts();
-        let details = &record.listing.details;
-        let on_sale = record.listing.status == ListingStatus::Active && details.stock.milli() > 0;
-        let stock_text = if on_sale {
-            t.left.replace("{}", &format::quantity(details.stock, details.unit, lang))
-        } else if record.listing.status == ListingStatus::SoldOut || details.stock.milli() == 0 {
-            t.sold_out.to_owned()
-        } else {
-            t.not_for_sale.to_owned()
-        };
-        ProductCard {
-            listing_id: record.listing.id,
-            title: details.title.clone(),
-            photo_url: record.listing.photos.first().map(|p| format!("/photos/{}.jpg", p.sha256)),
-            unit: details.unit,
-            price: details.price,
-            stock: details.stock.to_decimal_string(),
-            on_sale,
-            price_text: format!("{} / {}", format::money(details.price, lang), t.unit(details.unit)),
-            stock_text,
-            // The stream goes with the order, for the farmer's sales per stream.
-            order_url: format!("/l/{}?via=live&stream={stream}&embed=1&lang={}", record.code, lang.tag()),
-        }
+/// The card of a featured product, worded in `lang`.
+fn product_card(record: &ListingRecord, stream: StreamId, lang: Lang) -> ProductCard {
+    let t = lang.texts();
+    let details = &record.listing.details;
+    let on_sale = record.listing.status == ListingStatus::Active && details.stock.milli() > 0;
+    let stock_text = if on_sale {
+        t.left.replace("{}", &format::quantity(details.stock, details.unit, lang))
+    } else if record.listing.status == ListingStatus::SoldOut || details.stock.milli() == 0 {
+        t.sold_out.to_owned()
+    } else {
+        t.not_for_sale.to_owned()
+    };
+    ProductCard {
+        listing_id: record.listing.id,
+        title: details.title.clone(),
+        photo_url: record.listing.photos.first().map(|p| format!("/photos/{}.jpg", p.sha256)),
+        unit: details.unit,
+        price: details.price,
+        stock: details.stock.to_decimal_string(),
+        on_sale,
+        price_text: format!("{} / {}", format::money(details.price, lang), t.unit(details.unit)),
+        stock_text,
+        // The stream goes with the order, for the farmer's sales per stream.
+        order_url: format!("/l/{}?via=live&stream={stream}&embed=1&lang={}", record.code, lang.tag()),
     }
-}
-
-/// Everything at once: the first event of every connection.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LiveSnapshot {
-    pub stream_id: StreamId,
-    pub title: String,
-    pub farmer_name: String,
-    pub status: LiveStatus,
-    pub featured: Option<ProductCard>,
-    pub viewers: usize,
-    pub orders: u64,
 }
 
 /// The stream's live events (`text/event-stream`): `state` first, then `status`, `featured`,
 /// `stock`, `viewers` and `orders` as they change. Open to anyone who may watch.
 #[utoipa::path(get, path = "/streams/{id}/events", tag = "live", params(("id" = StreamId, Path), EventsQuery), responses(
-    (status = 200, description = "Server-Sent Events", content_type = "text/event-stream", body = LiveSnapshot), (status = 404, body = ErrorBody),
+    (status = 200, description = "Server-Sent Events", content_type = "text/event-stream", body = LiveEvent), (status = 404, body = ErrorBody),
 ))]
 async fn events(State(state): State<AppState>, ApiPath(id): ApiPath<StreamId>, ApiQuery(query): ApiQuery<EventsQuery>) -> Result<Response, ApiError> {
     let lang = query.lang.as_deref().and_then(Lang::from_tag).unwrap_or(Lang::En);
@@ -253,51 +219,49 @@ async fn events(State(state): State<AppState>, ApiPath(id): ApiPath<StreamId>, A
 }
 
 fn card(room: &RoomState, lang: Lang) -> Option<ProductCard> {
-    room.featured.as_ref().map(|record| ProductCard::new(record, room.stream.id, lang))
+    room.featured.as_ref().map(|record| product_card(record, room.stream.id, lang))
 }
 
 fn snapshot_event(room: &RoomState, lang: Lang) -> Event {
-    let snapshot = LiveSnapshot {
+    sse(&LiveEvent::State(LiveSnapshot {
         stream_id: room.stream.id,
         title: room.stream.title.clone(),
         farmer_name: room.farmer.name.clone(),
         status: room.status(),
         featured: card(room, lang),
-        viewers: room.viewers,
+        viewers: room.viewers as u64,
         orders: room.orders,
-    };
-    json_event("state", &snapshot)
+    }))
 }
 
 /// The events that take a page from `last` to `now`.
 fn changes(last: &RoomState, now: &RoomState, lang: Lang) -> Vec<Event> {
     let mut events = Vec::new();
     if last.status() != now.status() {
-        events.push(json_event("status", &serde_json::json!({ "status": now.status() })));
+        events.push(LiveEvent::Status { status: now.status() });
     }
     let (before, after) = (card(last, lang), card(now, lang));
     if before != after {
-        match (&before, &after) {
+        match (&before, after) {
             // Same product, same look: only its stock moved.
             (Some(b), Some(a)) if b.listing_id == a.listing_id && b.title == a.title && b.price == a.price && b.photo_url == a.photo_url => {
-                events.push(json_event(
-                    "stock",
-                    &serde_json::json!({ "listing_id": a.listing_id, "stock": a.stock, "stock_text": a.stock_text, "on_sale": a.on_sale }),
-                ));
+                events.push(LiveEvent::Stock(StockChange { listing_id: a.listing_id, stock: a.stock, stock_text: a.stock_text, on_sale: a.on_sale }));
             }
-            _ => events.push(json_event("featured", &serde_json::json!({ "featured": after }))),
+            (_, featured) => events.push(LiveEvent::Featured { featured }),
         }
     }
     if last.viewers != now.viewers {
-        events.push(json_event("viewers", &serde_json::json!({ "count": now.viewers })));
+        events.push(LiveEvent::Viewers { count: now.viewers as u64 });
     }
     if last.orders != now.orders {
-        events.push(json_event("orders", &serde_json::json!({ "count": now.orders })));
+        events.push(LiveEvent::Orders { count: now.orders });
     }
-    events
+    events.iter().map(sse).collect()
 }
 
-fn json_event(name: &str, data: &impl Serialize) -> Event {
-    // Serializing our own plain structs cannot fail; an empty payload would only mean a bug.
-    Event::default().event(name).data(serde_json::to_string(data).unwrap_or_default())
+/// A live event as Server-Sent Events put it: its tag is the event's name, its content the data.
+fn sse(event: &LiveEvent) -> Event {
+    // Serializing our own plain types cannot fail; an empty payload would only mean a bug.
+    let data = serde_json::to_value(event).map(|mut json| json["data"].take()).unwrap_or_default();
+    Event::default().event(event.name()).data(data.to_string())
 }
