@@ -5,7 +5,8 @@
 //   rules themselves are unit-tested in ui/src/live/uplink.test.ts);
 // - a buyer's link going dead and coming back: the live page must say so and reconnect by itself;
 // - the farmer's link going dead for a moment: buyers are told it is the farmer's line (the server
-//   says so), and the picture plays again by itself;
+//   says so), the farmer's screen says buyers cannot see them, and the picture plays again by
+//   itself;
 // - the farmer's link dead until the app's connection fails: buyers wait, and the app goes live
 //   again by itself once the link is back.
 import assert from "node:assert/strict";
@@ -104,7 +105,7 @@ async function goLive(context, title) {
   await farmer.getByTestId("live-title").fill(title);
   await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
   await farmer.getByTestId("start-live").tap();
-  await waitFor(async () => (await farmer.getByTestId("live-state").getAttribute("data-phase")) === "live", "the farmer is live");
+  await waitFor(async () => (await onAir(farmer)) === "live", "the farmer is live");
   return farmer;
 }
 
@@ -130,6 +131,11 @@ async function farmerBehindLink(title) {
   const buyerContext = await phoneContext(browser, "en");
   const buyer = await watch(buyerContext, farmer);
   return { link, farmer, buyer, contexts: [farmerContext, buyerContext] };
+}
+
+/** What the badge over the farmer's camera says: connecting, live, interrupted or reconnecting. */
+function onAir(farmer) {
+  return farmer.getByTestId("live-state").getAttribute("data-phase");
 }
 
 /** Whether the buyer's page shows a notice that matches `pattern`. */
@@ -274,18 +280,31 @@ test("when the farmer's uplink stops, buyers are told it is the farmer's line, a
   const told = Date.now() - cutAt;
   assert.equal((await position(buyer)).peers, before.peers, "the buyer's own connection was not replaced");
   await buyer.screenshot({ path: join(artifacts, "live-buyer-interrupted-en.png") });
+  // The farmer is told too, long before the browser would give the connection up (about 17 s).
+  await waitFor(async () => (await onAir(farmer)) === "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
+  const farmerTold = Date.now() - cutAt;
+  assert.match(await farmer.getByTestId("live-state").innerText(), /buyers can't see you/);
+  // Its own stats still look fine (it sends at full rate into the dead link); the screen must not
+  // say the connection is good.
+  assert.equal(await farmer.getByTestId("uplink-health").getAttribute("data-health"), "lost");
+  await farmer.screenshot({ path: join(artifacts, "live-farmer-interrupted-en.png") });
 
-  // Coverage comes back: the picture plays again and the words go.
+  // Coverage comes back: the picture plays again and the words go, on both sides.
   link.cut(false);
   const healedAt = Date.now();
   await waitFor(() => playingSince(buyer, before), "the picture plays again", 30_000);
-  t.diagnostic(`told ${(told / 1000).toFixed(1)} s after the farmer's link was cut; playing again ${((Date.now() - healedAt) / 1000).toFixed(1)} s after it came back`);
+  const playingAfter = Date.now() - healedAt;
+  await waitFor(async () => (await onAir(farmer)) === "live", "the farmer's screen says live again", 30_000);
+  t.diagnostic(
+    `buyers told ${(told / 1000).toFixed(1)} s and the farmer ${(farmerTold / 1000).toFixed(1)} s after the farmer's link was cut; ` +
+      `playing again ${(playingAfter / 1000).toFixed(1)} s and the farmer's screen live ${((Date.now() - healedAt) / 1000).toFixed(1)} s after it came back`,
+  );
   await endLive(farmer, contexts);
 });
 
 test("when the farmer's coverage is gone for long, buyers wait, and the app goes live again by itself", async (t) => {
   const { link, farmer, buyer, contexts } = await farmerBehindLink("Across the river");
-  const phase = () => farmer.getByTestId("live-state").getAttribute("data-phase");
+  const phase = () => onAir(farmer);
 
   // The farmer walks out of coverage. The buyer is told it is the farmer's line. Once Chromium
   // reports the farmer's connection failed (about 17 s), the app ends that session (a WHIP
@@ -296,6 +315,7 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   link.cut(true);
   const cutAt = Date.now();
   await waitFor(() => says(buyer, /Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
+  await waitFor(async () => (await phase()) === "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
   await waitFor(() => says(buyer, /Waiting for Zhang Wei.* to go live/), "the page waits for the farmer", 60_000);
   const waitingAfter = Date.now() - cutAt;
   await waitFor(async () => (await phase()) === "reconnecting", "the farmer's screen says it reconnects", 60_000);

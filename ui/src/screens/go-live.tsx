@@ -14,20 +14,20 @@ import {
   watchLive,
   type Facing,
   type ListingId,
+  type LiveStatus,
   type LiveStream,
   type Produce,
   type Publisher,
 } from "../api";
 import { isMessageKey } from "../i18n";
 import { useT } from "../i18n/context";
+import { onAir, shownHealth, type Phase } from "../live/on-air";
 import { initialUplink, levelAt, nextUplink, type Uplink } from "../live/uplink";
 
 /** How often the camera reads its own stats to decide on its quality. */
 const SAMPLE_EVERY_MS = 2000;
 /** Waits between attempts to publish again after the connection failed. */
 const RETRY_MS = [1000, 2000, 4000, 8000];
-
-type Phase = "setup" | "starting" | "connecting" | "live" | "reconnecting" | "ended";
 
 export function GoLiveScreen() {
   const { t } = useT();
@@ -64,6 +64,10 @@ function GoLive() {
   const [stock, setStock] = useState("");
   const [uplink, setUplink] = useState<Uplink>(initialUplink);
   const [sentKbps, setSentKbps] = useState(0);
+  // The camera's connection as the browser sees it, and the stream as the relay sees it: with the
+  // phase they make the on-air badge (live/on-air.ts).
+  const [connection, setConnection] = useState<RTCPeerConnectionState | null>(null);
+  const [relay, setRelay] = useState<LiveStatus | null>(null);
   const publisher = useRef<Publisher | null>(null);
 
   useEffect(() => {
@@ -118,16 +122,18 @@ function GoLive() {
   // While live: the live events, and the uplink's stats every two seconds.
   useEffect(() => {
     if (!stream || phase === "setup" || phase === "ended") return;
+    const heard = (status: LiveStatus) => {
+      setRelay(status);
+      if (status === "ended") setPhase("ended");
+    };
     const stop = watchLive(stream.events_url, locale, {
       state: (s) => {
         setViewers(s.viewers);
         setOrders(s.orders);
         setStock(s.featured?.stock_text ?? "");
-        if (s.status === "ended") setPhase("ended");
+        heard(s.status);
       },
-      status: ({ status }) => {
-        if (status === "ended") setPhase("ended");
-      },
+      status: ({ status }) => heard(status),
       viewers: ({ count }) => setViewers(count),
       orders: ({ count }) => setOrders(count),
       stock: ({ stock_text }) => setStock(stock_text),
@@ -160,6 +166,7 @@ function GoLive() {
       camera.pc.addEventListener("connectionstatechange", () => {
         const state = camera.pc.connectionState;
         if (publisher.current !== camera) return;
+        setConnection(state);
         if (state === "connected") setPhase("live");
         if (state === "failed") {
           setPhase("reconnecting");
@@ -187,6 +194,8 @@ function GoLive() {
       const live = await backend.goLive({ title, listing_ids: chosen });
       setStream(live);
       setStock("");
+      setConnection(null);
+      setRelay(null);
       setPhase("connecting");
       await connect(live);
     } catch (error) {
@@ -211,6 +220,8 @@ function GoLive() {
   };
 
   const live = phase !== "setup" && phase !== "ended" && stream !== null;
+  const badge = onAir(phase, connection, relay);
+  const health = shownHealth(badge, uplink.health);
   const level = levelAt(uplink.level);
   return (
     <section class="go-live" aria-labelledby="go-live-heading">
@@ -223,8 +234,8 @@ function GoLive() {
       <div class="camera">
         <video ref={preview} data-testid="camera-preview" autoplay muted playsInline />
         {live && (
-          <span class={`live-badge ${phase}`} data-testid="live-state" data-phase={phase}>
-            {t(phase === "live" ? "live.state.live" : phase === "reconnecting" ? "live.state.reconnecting" : "live.state.connecting")}
+          <span class={`live-badge ${badge}`} data-testid="live-state" data-phase={badge} role="status">
+            {t(`live.state.${badge}`)}
           </span>
         )}
         <button type="button" class="secondary switch" data-testid="switch-camera" onClick={() => setFacing(facing === "user" ? "environment" : "user")}>
@@ -272,8 +283,10 @@ function GoLive() {
             <span data-testid="live-orders">{t("live.orders", { count: orders })}</span>
           </p>
           {stock && <p data-testid="live-stock">{t("live.stock", { stock })}</p>}
-          <p class={`uplink ${uplink.health}`} data-testid="uplink-health" data-health={uplink.health} data-level={uplink.level}>
-            {t(`live.uplink.${uplink.health}`, { kbps: sentKbps })} · {t("live.quality", { height: level.height, fps: level.fps })}
+          <p class={`uplink ${health}`} data-testid="uplink-health" data-health={health} data-level={uplink.level}>
+            {health === "lost"
+              ? t("live.uplink.lost")
+              : `${t(`live.uplink.${health}`, { kbps: sentKbps })} · ${t("live.quality", { height: level.height, fps: level.fps })}`}
           </p>
           <ul class="live-products">
             {stream.listing_ids.map((id) => {
