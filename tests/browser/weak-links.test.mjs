@@ -7,8 +7,9 @@
 // - the farmer's link going dead for a moment: buyers are told it is the farmer's line (the server
 //   says so), the farmer's screen says buyers cannot see them, and the picture plays again by
 //   itself;
-// - the farmer's link dead until the app's connection fails: buyers wait, and the app goes live
-//   again by itself once the link is back.
+// - the farmer's link dead until the app's connection fails, and the farmer's screen without the
+//   server's live events: its own connection tells it buyers cannot see it, buyers wait, and the
+//   app goes live again by itself once the link is back.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
@@ -120,13 +121,15 @@ async function watch(context, farmer) {
 
 /**
  * The farmer live from a context whose WebRTC goes through a fresh link, and a buyer watching
- * over a clean path.
+ * over a clean path. With `liveEvents: false` the farmer's screen never gets the stream's live
+ * events, so all it knows of the link is what its own browser tells it.
  */
-async function farmerBehindLink(title) {
+async function farmerBehindLink(title, { liveEvents = true } = {}) {
   const farmerContext = await phoneContext(browser, "en");
   const link = await startUdpLink();
   links.push(link);
   await sendThrough(farmerContext, link);
+  if (!liveEvents) await farmerContext.route((url) => url.pathname.endsWith("/events"), (route) => route.abort());
   const farmer = await goLive(farmerContext, title);
   const buyerContext = await phoneContext(browser, "en");
   const buyer = await watch(buyerContext, farmer);
@@ -303,8 +306,12 @@ test("when the farmer's uplink stops, buyers are told it is the farmer's line, a
 });
 
 test("when the farmer's coverage is gone for long, buyers wait, and the app goes live again by itself", async (t) => {
-  const { link, farmer, buyer, contexts } = await farmerBehindLink("Across the river");
+  // The farmer's screen here hears nothing from the server's live events (the relay's word that
+  // the camera went quiet cannot reach a phone whose coverage is gone), so only its own
+  // connection can tell it buyers cannot see it.
+  const { link, farmer, buyer, contexts } = await farmerBehindLink("Across the river", { liveEvents: false });
   const phase = () => onAir(farmer);
+  assert.match(await farmer.getByTestId("live-viewers").innerText(), /^0 /, "the farmer's screen has no live events");
 
   // The farmer walks out of coverage. The buyer is told it is the farmer's line. Once Chromium
   // reports the farmer's connection failed (about 17 s), the app ends that session (a WHIP
@@ -316,6 +323,7 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   const cutAt = Date.now();
   await waitFor(() => says(buyer, /Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
   await waitFor(async () => (await phase()) === "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
+  const farmerTold = Date.now() - cutAt;
   await waitFor(() => says(buyer, /Waiting for Zhang Wei.* to go live/), "the page waits for the farmer", 60_000);
   const waitingAfter = Date.now() - cutAt;
   await waitFor(async () => (await phase()) === "reconnecting", "the farmer's screen says it reconnects", 60_000);
@@ -329,7 +337,7 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   const liveAfter = Date.now() - healedAt;
   await waitFor(() => playingSince(buyer, before), "the buyer's page plays again", 30_000);
   t.diagnostic(
-    `buyers told to wait ${(waitingAfter / 1000).toFixed(1)} s after the cut, the app reconnecting after ${(reconnectingAfter / 1000).toFixed(1)} s; ` +
+    `the farmer told by the browser ${(farmerTold / 1000).toFixed(1)} s after the cut, buyers told to wait after ${(waitingAfter / 1000).toFixed(1)} s, the app reconnecting after ${(reconnectingAfter / 1000).toFixed(1)} s; ` +
       `live again ${(liveAfter / 1000).toFixed(1)} s and playing ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`,
   );
   await endLive(farmer, contexts);

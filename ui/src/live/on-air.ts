@@ -2,11 +2,12 @@
 // the screen's own phase (connecting, live, publishing again after a failure), the camera's
 // connection as the browser sees it, and what the relay says it hears (the live events' status).
 //
-// The browser notices a dead uplink late: Chromium calls the connection "disconnected" after
-// some seconds without answers and "failed" only after about 17. The relay, which stops hearing
-// the camera, says "interrupted" after 2 s, and that reaches the screen over HTTP whenever the
-// phone still has some way out. Either tells the farmer that buyers see a frozen picture, long
-// before the app gives the connection up and publishes again.
+// The browser notices a dead uplink late: Chromium calls the connection "disconnected" about 7 s
+// after the last answer and "failed" only after about 17. The relay, which stops hearing the
+// camera, says "interrupted" after 2 s, and that reaches the screen over HTTP whenever the phone
+// still has some way out. Either tells the farmer that buyers see a frozen picture, long before
+// the app gives the connection up and publishes again (tests/browser/weak-links.test.mjs checks
+// both ways).
 import type { LiveStatus } from "../api";
 import type { Health } from "./uplink";
 
