@@ -106,7 +106,7 @@ async function goLive(context, title) {
   await farmer.getByTestId("live-title").fill(title);
   await waitFor(() => farmer.getByTestId("start-live").isEnabled(), "the camera preview is on");
   await farmer.getByTestId("start-live").tap();
-  await waitFor(async () => (await onAir(farmer)) === "live", "the farmer is live");
+  await farmerShows(farmer, "live", "the farmer is live");
   return farmer;
 }
 
@@ -139,6 +139,11 @@ async function farmerBehindLink(title, { liveEvents = true } = {}) {
 /** What the badge over the farmer's camera says: connecting, live, interrupted or reconnecting. */
 function onAir(farmer) {
   return farmer.getByTestId("live-state").getAttribute("data-phase");
+}
+
+/** Waits until the farmer's badge says `state`. */
+function farmerShows(farmer, state, what, timeout) {
+  return waitFor(async () => (await onAir(farmer)) === state, what, timeout);
 }
 
 /** Whether the buyer's page shows a notice that matches `pattern`. */
@@ -284,7 +289,7 @@ test("when the farmer's uplink stops, buyers are told it is the farmer's line, a
   assert.equal((await position(buyer)).peers, before.peers, "the buyer's own connection was not replaced");
   await buyer.screenshot({ path: join(artifacts, "live-buyer-interrupted-en.png") });
   // The farmer is told too, long before the browser would give the connection up (about 17 s).
-  await waitFor(async () => (await onAir(farmer)) === "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
+  await farmerShows(farmer, "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
   const farmerTold = Date.now() - cutAt;
   assert.match(await farmer.getByTestId("live-state").innerText(), /buyers can't see you/);
   // Its own stats still look fine (it sends at full rate into the dead link); the screen must not
@@ -297,7 +302,7 @@ test("when the farmer's uplink stops, buyers are told it is the farmer's line, a
   const healedAt = Date.now();
   await waitFor(() => playingSince(buyer, before), "the picture plays again", 30_000);
   const playingAfter = Date.now() - healedAt;
-  await waitFor(async () => (await onAir(farmer)) === "live", "the farmer's screen says live again", 30_000);
+  await farmerShows(farmer, "live", "the farmer's screen says live again", 30_000);
   t.diagnostic(
     `buyers told ${(told / 1000).toFixed(1)} s and the farmer ${(farmerTold / 1000).toFixed(1)} s after the farmer's link was cut; ` +
       `playing again ${(playingAfter / 1000).toFixed(1)} s and the farmer's screen live ${((Date.now() - healedAt) / 1000).toFixed(1)} s after it came back`,
@@ -310,7 +315,6 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   // the camera went quiet cannot reach a phone whose coverage is gone), so only its own
   // connection can tell it buyers cannot see it.
   const { link, farmer, buyer, contexts } = await farmerBehindLink("Across the river", { liveEvents: false });
-  const phase = () => onAir(farmer);
   assert.match(await farmer.getByTestId("live-viewers").innerText(), /^0 /, "the farmer's screen has no live events");
 
   // The farmer walks out of coverage. The buyer is told it is the farmer's line. Once Chromium
@@ -322,18 +326,18 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   link.cut(true);
   const cutAt = Date.now();
   await waitFor(() => says(buyer, /Zhang Wei.*'s connection has dropped/), "the page says the farmer's line dropped", 15_000);
-  await waitFor(async () => (await phase()) === "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
+  await farmerShows(farmer, "interrupted", "the farmer's screen says buyers cannot see them", 15_000);
   const farmerTold = Date.now() - cutAt;
   await waitFor(() => says(buyer, /Waiting for Zhang Wei.* to go live/), "the page waits for the farmer", 60_000);
   const waitingAfter = Date.now() - cutAt;
-  await waitFor(async () => (await phase()) === "reconnecting", "the farmer's screen says it reconnects", 60_000);
+  await farmerShows(farmer, "reconnecting", "the farmer's screen says it reconnects", 60_000);
   const reconnectingAfter = Date.now() - cutAt;
 
   // Coverage comes back: the app publishes again on its own, and the buyer's page, which never
   // left, plays the new stream.
   link.cut(false);
   const healedAt = Date.now();
-  await waitFor(async () => (await phase()) === "live", "the farmer is live again", 60_000);
+  await farmerShows(farmer, "live", "the farmer is live again", 60_000);
   const liveAfter = Date.now() - healedAt;
   await waitFor(() => playingSince(buyer, before), "the buyer's page plays again", 30_000);
   t.diagnostic(
