@@ -135,6 +135,9 @@ pub struct Stats {
     pub rtp_in: u64,
     /// RTP packets written to viewers' connections.
     pub forwarded: u64,
+    /// Passes over a viewer's connection to send what was written to it: one per viewer per
+    /// frame when frames come whole.
+    pub flushes: u64,
     pub bytes_out: u64,
     pub keyframe_requests: u64,
     pub read_errors: u64,

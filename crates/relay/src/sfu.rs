@@ -9,8 +9,11 @@
 //! Forwarding: a publisher's RTP packet is decrypted once, then for each connected viewer its
 //! payload (shared, not copied) is written to that viewer's send stream with the viewer leg's
 //! payload type and its own sequence numbers. Each viewer written to is then flushed once per
-//! batch of inputs (the shell reads up to 64 datagrams at a time, and a camera sends a frame as a
-//! burst): its connection encrypts what was queued and hands back the datagrams. A viewer that has not finished connecting is
+//! frame: its connection encrypts what was queued and hands back the datagrams. A video packet
+//! that does not end its frame waits for the one that does (the RTP marker bit), for
+//! [`FRAME_HOLD`] at most, because a frame is shown only once its last packet is in: holding the
+//! others costs the picture nothing, while every flush costs every viewer a pass of its
+//! connection however few packets it carries. A viewer that has not finished connecting is
 //! skipped; a viewer that stops answering is dropped after [`Limits::idle_timeout`]. A publisher
 //! whose media stops is reported silent after [`Limits::media_gap`] and keeps its viewers, so they
 //! play on if it comes back before the idle timeout ends it.
@@ -79,6 +82,12 @@ const TICK: Duration = Duration::from_millis(100);
 /// sends a frame every 67 ms, audio every 20 ms) and by a wake-up of its own only when none
 /// does. Media written to viewers has no slack: it goes out in the pass that wrote it.
 const TIMER_SLACK: Duration = Duration::from_millis(40);
+/// How long a video packet that does not end its frame may wait for the rest of the frame. A
+/// browser sends the packets of an ordinary frame within a millisecond or so of each other, but
+/// the relay may wake up in the middle of them; a key frame (tens of packets) comes paced over a
+/// few hundred milliseconds, and goes out in pieces this far apart. A frame whose last packet is
+/// lost goes out this late, which is still before the viewer could ask for the missing packet.
+const FRAME_HOLD: Duration = Duration::from_millis(15);
 /// Addresses one session may be reached from (a client's candidates); more are ignored.
 const MAX_ADDRS_PER_SESSION: usize = 8;
 /// Outputs drained from a closing connection at most (its goodbye is a datagram or two).
@@ -149,6 +158,9 @@ struct Stream {
     codecs: StreamCodecs,
     keyframe_sent: Option<Instant>,
     keyframe_pending: bool,
+    /// The newest video sequence number forwarded: an older one is a retransmission or a
+    /// reordered packet, late already, and goes out at once.
+    newest_video: Option<u64>,
 }
 
 /// The relay's state. See the module documentation.
@@ -169,9 +181,13 @@ pub struct Sfu {
     stats: Stats,
     /// Reused between datagrams so reading a publisher's packets allocates nothing.
     inbound: Vec<(MediaKind, RtpPacket)>,
-    /// Viewers written to since the last flush, and when.
+    /// Viewers written to since the last flush.
     written: Vec<Key>,
+    /// Set when something written must go out in this pass (audio, the end of a video frame, a
+    /// late packet): the instant it was written.
     written_at: Option<Instant>,
+    /// When the oldest held video packet must go out if its frame's last packet has not come.
+    held_until: Option<Instant>,
 }
 
 impl Sfu {
@@ -195,6 +211,7 @@ impl Sfu {
             inbound: Vec::new(),
             written: Vec::new(),
             written_at: None,
+            held_until: None,
         })
     }
 
@@ -221,6 +238,7 @@ impl Sfu {
         entry.codecs = codecs;
         entry.keyframe_sent = None;
         entry.keyframe_pending = false;
+        entry.newest_video = None;
         self.stats.publishes += 1;
         Ok(answer)
     }
@@ -375,6 +393,9 @@ impl Sfu {
     /// when nothing is due, so call it after every batch of inputs as well as at
     /// [`Sfu::poll_timeout`]: that is how early deadlines ride on a datagram's pass.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.held_until.is_some_and(|at| at <= now) {
+            self.written_at.get_or_insert(now);
+        }
         self.flush();
         while let Some(Reverse((at, key))) = self.timers.peek().copied() {
             if at > now {
@@ -397,8 +418,8 @@ impl Sfu {
         }
     }
 
-    /// The next datagram to send. The first call after forwarding flushes what was written to
-    /// viewers (see [`Sfu::flush`]), so poll after every batch of inputs.
+    /// The next datagram to send. The first call after forwarding the end of a frame flushes what
+    /// was written to viewers (see [`Sfu::flush`]), so poll after every batch of inputs.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.written_at.is_some() {
             self.flush();
@@ -410,19 +431,16 @@ impl Sfu {
         self.events.pop_front()
     }
 
-    /// The latest instant [`Sfu::handle_timeout`] must run: deadlines plus [`TIMER_SLACK`], or
-    /// now when media waits to go out. Work that is due earlier runs in any pass that calls
-    /// `handle_timeout`, which the shell does after every batch of inputs.
+    /// The latest instant [`Sfu::handle_timeout`] must run: deadlines plus [`TIMER_SLACK`], the
+    /// held part of a frame's [`FRAME_HOLD`], or now when media waits to go out. Work that is due
+    /// earlier runs in any pass that calls `handle_timeout`, which the shell does after every
+    /// batch of inputs.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if let Some(at) = self.written_at {
             return Some(at);
         }
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
-        let due = match (timer, self.next_tick) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        due.map(|at| at + TIMER_SLACK)
+        [timer.map(|at| at + TIMER_SLACK), self.next_tick.map(|at| at + TIMER_SLACK), self.held_until].into_iter().flatten().min()
     }
 
     // --- Internals --------------------------------------------------------------------------------
@@ -550,11 +568,21 @@ impl Sfu {
         }
     }
 
-    /// Sends one publisher packet to every connected viewer of the stream.
+    /// Writes one publisher packet to every connected viewer of the stream, and says when it must
+    /// go out: in this pass, or with the rest of its frame.
     fn forward(&mut self, now: Instant, stream: &str, kind: MediaKind, packet: &RtpPacket) {
-        let Some(entry) = self.streams.get(stream) else { return };
-        let Sfu { sessions, stats, written, written_at, .. } = self;
+        let Sfu { sessions, streams, stats, written, written_at, held_until, .. } = self;
+        let Some(entry) = streams.get_mut(stream) else { return };
         let seq = *packet.seq_no;
+        let in_order = kind == MediaKind::Video && entry.newest_video.is_none_or(|newest| seq > newest);
+        if in_order {
+            entry.newest_video = Some(seq);
+        }
+        if in_order && !packet.header.marker {
+            held_until.get_or_insert(now + FRAME_HOLD);
+        } else {
+            *written_at = Some(now);
+        }
         for key in &entry.viewers {
             let Some(viewer) = sessions.get_mut(key) else { continue };
             if !viewer.connected {
@@ -581,7 +609,6 @@ impl Sfu {
                 written.push(*key);
             }
         }
-        *written_at = Some(now);
     }
 
     /// Sends what was written to viewers since the last flush: one pass over each such viewer's
@@ -589,10 +616,12 @@ impl Sfu {
     /// each viewer one timer run, not one per packet.
     fn flush(&mut self) {
         let Some(now) = self.written_at.take() else { return };
+        self.held_until = None;
         let mut written = std::mem::take(&mut self.written);
         for key in written.drain(..) {
             let Some(viewer) = self.sessions.get_mut(&key) else { continue };
             viewer.written = false;
+            self.stats.flushes += 1;
             // The packets are queued until the connection's clock runs; this runs it.
             if let Err(error) = viewer.rtc.handle_input(Input::Timeout(now)) {
                 self.stats.write_errors += 1;

@@ -176,8 +176,14 @@ impl Client {
         self.pc.set_remote_description(now, RTCSessionDescription::answer(answer.to_owned()).unwrap()).unwrap();
     }
 
-    /// Sends one fake H.264 packet with this sequence number.
+    /// Sends one fake H.264 packet with this sequence number, a frame of its own.
     fn send_video(&mut self, now: Instant, seq: u16) {
+        self.send_frame_part(now, u32::from(seq), seq, true);
+    }
+
+    /// Sends one fake H.264 packet of frame number `frame` (its RTP timestamp); `last` sets the
+    /// marker bit that ends the frame.
+    fn send_frame_part(&mut self, now: Instant, frame: u32, seq: u16, last: bool) {
         let sender_id = self.sender.unwrap();
         let mut sender = self.pc.rtp_sender(sender_id).unwrap();
         let payload_type = sender.get_parameters().rtp_parameters.codecs[0].payload_type;
@@ -186,9 +192,9 @@ impl Client {
                 version: 2,
                 payload_type,
                 sequence_number: seq,
-                timestamp: u32::from(seq) * 3000,
+                timestamp: frame * 3000,
                 ssrc: 1111,
-                marker: true,
+                marker: last,
                 ..Default::default()
             },
             // A tiny IDR-like NAL unit; the relay never looks inside.
@@ -372,6 +378,14 @@ impl World {
         }
     }
 
+    /// Whether no deadline of the relay or of a client falls within `span` from now.
+    fn quiet_for(&mut self, span: Duration) -> bool {
+        let until = self.now + span;
+        // The relay's `poll_timeout` is its earliest deadline plus 40 ms of slack.
+        let relay = self.sfu.poll_timeout().is_none_or(|at| at >= until + Duration::from_millis(40));
+        relay && self.clients.values_mut().all(|c| c.pc.poll_timeout().is_none_or(|at| at >= until))
+    }
+
     /// Runs the clients' due timers.
     fn tick_clients(&mut self) {
         for client in self.clients.values_mut() {
@@ -435,10 +449,10 @@ fn periodic_work_rides_on_the_cameras_frames_instead_of_waking_the_relay() {
     let frame = Duration::from_millis(67);
     let mut timer_wakes = 0;
     let mut seq = 0;
-    for _ in 0..30 {
-        for _ in 0..4 {
+    for frame_number in 0..30 {
+        for part in 0..4 {
             let now = world.now;
-            world.client("zhang").send_video(now, seq);
+            world.client("zhang").send_frame_part(now, frame_number, seq, part == 3);
             seq += 1;
         }
         world.pump();
@@ -460,6 +474,69 @@ fn periodic_work_rides_on_the_cameras_frames_instead_of_waking_the_relay() {
     // Without the slack there are about 80 (str0m's NACK poll alone wants the clock every
     // 33 ms); what is left with it are the few reports and checks that fall due early in a gap.
     assert!(timer_wakes <= 10, "{timer_wakes} wake-ups of its own in two seconds");
+}
+
+#[test]
+fn a_frame_goes_to_viewers_in_one_flush_when_its_last_packet_comes() {
+    let mut world = World::live_with_a_viewer();
+    world.play("buyer-2", "corn", 5002).unwrap();
+    world.run(2_000);
+    let received = |world: &World| ["buyer", "buyer-2"].map(|b| world.clients[b].received.len());
+    // One pass of the relay's loop at `world.now`, then `ms` later.
+    let step = |world: &mut World, ms: u64| {
+        world.pump();
+        world.now += Duration::from_millis(ms);
+        world.sfu.handle_timeout(world.now);
+        world.pump();
+    };
+
+    // Start where no timer falls due for a while, the relay's or the clients': a viewer's
+    // connection that runs one in the middle of a frame (or hears from its viewer) sends what it
+    // was given so far, which is harmless but not what this test looks at.
+    world.pump();
+    while !world.quiet_for(Duration::from_millis(30)) {
+        world.run(5);
+        world.pump();
+    }
+
+    // A frame whose packets come 3 ms apart, as when the relay wakes in the middle of a burst:
+    // nothing goes out until the last one, then all of it.
+    let flushes = world.sfu.stats().flushes;
+    for (part, seq) in (10..14).enumerate() {
+        let now = world.now;
+        world.client("zhang").send_frame_part(now, 1, seq, seq == 13);
+        step(&mut world, 3);
+        if seq < 13 {
+            assert_eq!(received(&world), [0, 0], "packet {part} waits for the rest of its frame");
+        }
+    }
+    assert_eq!(received(&world), [4, 4], "the frame goes out whole once its last packet is in");
+    assert_eq!(world.sfu.stats().flushes - flushes, 2, "one flush per viewer for the four packets");
+
+    // A frame whose last packet was lost on the way: the rest goes out after the hold, no later.
+    let sent = world.now;
+    for seq in [14, 15] {
+        world.client("zhang").send_frame_part(sent, 2, seq, false);
+    }
+    world.pump();
+    assert_eq!(received(&world), [4, 4]);
+    while received(&world) != [6, 6] {
+        let wake = world.sfu.poll_timeout().expect("held packets give the relay a deadline");
+        assert!(wake <= sent + Duration::from_millis(15), "held at most 15 ms, not until {:?}", wake - sent);
+        world.now = wake.max(world.now);
+        world.sfu.handle_timeout(world.now);
+        world.pump();
+    }
+
+    // A packet older than one already forwarded (reordered on the way in, or resent) is late:
+    // it goes out in the pass it came in, though it does not end a frame.
+    let now = world.now;
+    world.client("zhang").send_frame_part(now, 4, 18, true);
+    world.pump();
+    world.client("zhang").send_frame_part(now, 3, 17, false);
+    world.pump();
+    let last: Vec<u16> = world.clients["buyer"].received.iter().skip(6).map(|p| p.header.sequence_number).collect();
+    assert_eq!(last, [18, 17], "the late packet is not held");
 }
 
 #[test]
