@@ -234,7 +234,11 @@ fn camera(forwarder: SocketAddr, media: Media) -> anyhow::Result<Peer> {
         frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             frames.tick().await;
-            for _ in 0..media.packets_per_frame() {
+            for i in 0..media.packets_per_frame() {
+                // Paced like the relay's camera: this task has nothing else to do meanwhile.
+                if i > 0 && !media.packet_gap.is_zero() {
+                    tokio::time::sleep(media.packet_gap).await;
+                }
                 let datagram = srtp.seal(&packet);
                 if socket.send_to(&datagram, forwarder).await.is_ok() {
                     counted.fetch_add(1, Ordering::Relaxed);

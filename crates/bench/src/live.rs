@@ -37,6 +37,9 @@ pub struct FanoutRun {
     /// CPU per datagram the server received: with no viewers, what a camera packet costs alone.
     pub server_cpu_us_per_datagram_in: f64,
     pub server_cpu_cores: f64,
+    /// Packets each pass over a viewer's connection sent on average: a frame's worth when the
+    /// relay flushes each viewer once per frame.
+    pub packets_per_flush: f64,
     pub memory_per_viewer_bytes: f64,
     pub server_rss_bytes: u64,
     pub packets_lost: u64,
@@ -61,7 +64,9 @@ async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Resul
     Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
 }
 
-pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> anyhow::Result<Fanout> {
+/// Runs the fan-out for each viewer count. `packet_gap` spreads each of the camera's frames out
+/// (see [`Media::packet_gap`]); the floor's camera keeps the same gap.
+pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration, packet_gap: Duration) -> anyhow::Result<Fanout> {
     let server = Server::start(server_bin)?;
     let http = reqwest::Client::new();
     let token = server.demo["farmer"]["token"].as_str().context("token")?;
@@ -74,7 +79,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
         .json()
         .await?;
     let whep = stream["whep_url"].as_str().context("whep")?.to_owned();
-    let media = Media::phone();
+    let media = Media { packet_gap, ..Media::phone() };
     let camera = live_probe::publish(&http, stream["whip_url"].as_str().context("whip")?, stream["publish_token"].as_str().context("token")?, media).await?;
     camera.connected(Duration::from_secs(20)).await?;
     camera.packets_at_least(100, Duration::from_secs(20)).await?;
@@ -102,6 +107,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
         let pid = server.pid();
         let cpu_before = cpu_seconds(pid);
         let forwarded_before = metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await?;
+        let flushes_before = metric(&http, &server.base, "fieldcast_relay_viewer_flushes_total").await?;
         let datagrams_before = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await?;
         let sent_before = camera.stats.packets();
         let received_before: Vec<u64> = viewers.iter().map(|v| v.stats.packets()).collect();
@@ -111,6 +117,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
         let forwarded = (metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await? - forwarded_before) as u64;
+        let flushes = metric(&http, &server.base, "fieldcast_relay_viewer_flushes_total").await? - flushes_before;
         let sent = camera.stats.packets() - sent_before;
         let datagrams_in = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await? - datagrams_before;
         let lost = packets_lost(media, sent, viewers.iter().zip(&received_before).map(|(v, before)| v.stats.packets() - before));
@@ -122,6 +129,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
             server_cpu_us_per_packet: cpu * 1e6 / forwarded.max(1) as f64,
             server_cpu_us_per_datagram_in: cpu * 1e6 / datagrams_in.max(1.0),
             server_cpu_cores: cpu / elapsed,
+            packets_per_flush: forwarded as f64 / flushes.max(1.0),
             memory_per_viewer_bytes: rss.saturating_sub(baseline_rss) as f64 / count.max(1) as f64,
             server_rss_bytes: rss,
             packets_lost: lost,
@@ -135,5 +143,10 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration) -> an
     camera.close().await?;
     drop(server);
     let floor = floor::fanout(counts, window, media).await?;
-    Ok(Fanout { camera: format!("{} kbit/s, {} fps, {} B payloads", media.bitrate_bps / 1000, media.fps, media.payload), window_seconds: window.as_secs(), runs, floor })
+    let spread = match media.packet_gap.as_micros() {
+        0 => "a frame's packets back to back".to_owned(),
+        gap => format!("a frame's packets {} ms apart", gap as f64 / 1000.0),
+    };
+    let camera = format!("{} kbit/s, {} fps, {} B payloads, {spread}", media.bitrate_bps / 1000, media.fps, media.payload);
+    Ok(Fanout { camera, window_seconds: window.as_secs(), runs, floor })
 }

@@ -7,7 +7,8 @@
 //! - `page`: an order link page's response time and its bytes over the wire, compressed, with
 //!   everything it loads except the photo.
 //! - `sync`: a day of offline changes pushed, orders pulled, and a rural link (see `sync.rs`).
-//! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`), and the
+//! - `live`: the relay's fan-out, one camera to 10, 50 and 200 viewers (see `live.rs`; `--packet-gap-ms`
+//!   spreads each frame's packets out, as a browser does a key frame's), and the
 //!   same fan-out through a UDP forwarder with the relay's I/O and SRTP, the floor (see `floor.rs`).
 //! - `photo`: the listing photo pipeline against vipsthumbnail on a 12-megapixel JPEG.
 //!
@@ -46,7 +47,8 @@ fn main() -> anyhow::Result<()> {
         }
         Some("live") => {
             let counts: Vec<usize> = value("--viewers").unwrap_or_else(|| "10,50,200".into()).split(',').map(str::parse).collect::<Result<_, _>>()?;
-            serde_json::to_value(runtime.block_on(live::fanout(&server_bin, &counts, Duration::from_secs(seconds)))?)?
+            let gap = Duration::from_secs_f64(value("--packet-gap-ms").map_or(Ok(0.0), |s| s.parse::<f64>())? / 1000.0);
+            serde_json::to_value(runtime.block_on(live::fanout(&server_bin, &counts, Duration::from_secs(seconds), gap))?)?
         }
         // The floor's forwarder, started by `live` as a child process.
         Some("udp-forwarder") => return floor::forward(),
@@ -56,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N] | live [--viewers 10,50,200] [--seconds N] | photo [--runs N]> [--server-bin PATH]"
+                "usage: fieldcast-bench <orders [--rate N] [--connections N] [--seconds N] | page | sync [--changes N] [--rural-changes N] | live [--viewers 10,50,200] [--seconds N] [--packet-gap-ms N] | photo [--runs N]> [--server-bin PATH]"
             );
             std::process::exit(2);
         }

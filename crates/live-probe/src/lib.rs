@@ -7,6 +7,7 @@
 //! these send and count), but it is the same WebRTC stack, which is why the independent-peer test
 //! uses aiortc and the browser tests use Chromium.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,7 +34,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 /// What a camera sends: H.264-shaped packets at a bitrate and frame rate, a keyframe every
-/// `keyframe_interval`.
+/// `keyframe_interval`, each frame's packets back to back or `packet_gap` apart.
 #[derive(Debug, Clone, Copy)]
 pub struct Media {
     pub bitrate_bps: u64,
@@ -41,12 +42,16 @@ pub struct Media {
     /// RTP payload bytes per packet (a browser fills about 1,100 to 1,200).
     pub payload: usize,
     pub keyframe_interval: Duration,
+    /// Time between two packets of a frame. Chromium sends an ordinary frame's packets within a
+    /// millisecond or so and spreads only key frames out (measured; see ARCHITECTURE.md), so a
+    /// phone's camera has none; a gap makes every frame arrive the way a key frame does.
+    pub packet_gap: Duration,
 }
 
 impl Media {
     /// 360p at 15 fps in 500 kbit/s, the target of a farmer's phone on a rural uplink.
     pub fn phone() -> Media {
-        Media { bitrate_bps: 500_000, fps: 15, payload: 1_100, keyframe_interval: Duration::from_secs(2) }
+        Media { bitrate_bps: 500_000, fps: 15, payload: 1_100, keyframe_interval: Duration::from_secs(2), packet_gap: Duration::ZERO }
     }
 
     /// RTP packets per frame: a frame's bytes in payloads of [`Media::payload`].
@@ -236,6 +241,8 @@ async fn drive(mut pc: RTCPeerConnection, socket: UdpSocket, local: SocketAddr, 
     let period = media.map_or(Duration::from_secs(3600), |m| Duration::from_secs(1) / m.fps.max(1));
     let mut frames = tokio::time::interval(period);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // When the camera's next queued packet is due, with a packet gap.
+    let mut next_packet = tokio::time::Instant::now();
     loop {
         while let Some(out) = pc.poll_write() {
             let _ = socket.send_to(&out.message, out.transport.peer_addr).await;
@@ -275,7 +282,15 @@ async fn drive(mut pc: RTCPeerConnection, socket: UdpSocket, local: SocketAddr, 
             }
             _ = frames.tick(), if camera.is_some() && stats.connected.load(Ordering::Relaxed) => {
                 if let Some(camera) = &mut camera {
-                    camera.send_frame(&mut pc, &stats);
+                    camera.queue_frame();
+                    camera.send(&mut pc, &stats);
+                    next_packet = tokio::time::Instant::now() + camera.media.packet_gap;
+                }
+            }
+            () = tokio::time::sleep_until(next_packet), if camera.as_ref().is_some_and(|c| !c.queued.is_empty()) => {
+                if let Some(camera) = &mut camera {
+                    camera.send(&mut pc, &stats);
+                    next_packet += camera.media.packet_gap;
                 }
             }
         }
@@ -293,17 +308,18 @@ struct Camera {
     sequence: u16,
     frame: u64,
     filler: Bytes,
+    /// Packets made and not sent yet (with a packet gap, the rest of the current frame).
+    queued: VecDeque<rtp::Packet>,
 }
 
 impl Camera {
     fn new(media: Media) -> Camera {
-        Camera { media, sequence: 1, frame: 0, filler: Bytes::from(vec![0xA5; media.payload]) }
+        Camera { media, sequence: 1, frame: 0, filler: Bytes::from(vec![0xA5; media.payload]), queued: VecDeque::new() }
     }
 
-    fn send_frame(&mut self, pc: &mut RTCPeerConnection, stats: &PeerStats) {
-        let Some(sender_id) = pc.get_senders().next() else { return };
-        let Some(mut sender) = pc.rtp_sender(sender_id) else { return };
-        let Some(payload_type) = sender.get_parameters().rtp_parameters.codecs.first().map(|c| c.payload_type) else { return };
+    /// Makes the next frame's packets. What is left of the last frame goes first: a camera
+    /// whose gaps do not fit in a frame's time sends late rather than drops.
+    fn queue_frame(&mut self) {
         let frames_per_key = (self.media.keyframe_interval.as_secs_f64() * f64::from(self.media.fps)).max(1.0) as u64;
         let keyframe = self.frame.is_multiple_of(frames_per_key);
         let timestamp = (self.frame * 90_000 / u64::from(self.media.fps.max(1))) as u32;
@@ -312,24 +328,34 @@ impl Camera {
             let mut payload = BytesMut::from(&self.filler[..]);
             // A NAL header: 5 is an IDR slice, 1 a non-IDR slice.
             payload[0] = if keyframe && i == 0 { 0x65 } else { 0x41 };
-            let packet = rtp::Packet {
+            self.queued.push_back(rtp::Packet {
                 header: rtp::header::Header {
                     version: 2,
                     marker: i + 1 == count,
-                    payload_type,
                     sequence_number: self.sequence,
                     timestamp,
                     ssrc: 0x5EED_0001,
                     ..Default::default()
                 },
                 payload: payload.freeze(),
-            };
+            });
             self.sequence = self.sequence.wrapping_add(1);
+        }
+        self.frame += 1;
+    }
+
+    /// Sends the next queued packet, or all of them when the camera has no packet gap.
+    fn send(&mut self, pc: &mut RTCPeerConnection, stats: &PeerStats) {
+        let Some(sender_id) = pc.get_senders().next() else { return };
+        let Some(mut sender) = pc.rtp_sender(sender_id) else { return };
+        let Some(payload_type) = sender.get_parameters().rtp_parameters.codecs.first().map(|c| c.payload_type) else { return };
+        let count = if self.media.packet_gap.is_zero() { self.queued.len() } else { 1 };
+        for mut packet in self.queued.drain(..count.min(self.queued.len())) {
+            packet.header.payload_type = payload_type;
             if sender.write_rtp(Instant::now(), packet).is_ok() {
                 stats.packets.fetch_add(1, Ordering::Relaxed);
                 stats.bytes.fetch_add(self.media.payload as u64, Ordering::Relaxed);
             }
         }
-        self.frame += 1;
     }
 }
