@@ -8,14 +8,20 @@
 // delay is the expected display time minus the drawn time. Both pages share the browser's clock.
 // Frames whose two copies disagree (a block smeared by the encoder) are skipped and counted.
 //
+// With `--noise`, the blocks sit on random noise instead of grey, so the encoder runs at the Go
+// Live screen's bitrate cap as a real field would, not at the few kbit/s a still picture needs.
+//
 // Reads 15 frames per `--seconds` (the canvas's rate). Prints one JSON line:
-// { samples, skipped, median_ms, p95_ms, min_ms, max_ms, seconds }.
+// { samples, skipped, median_ms, p95_ms, min_ms, max_ms, seconds, noise, relay }, where `relay` is
+// the server's relay counters at the end (packets in and forwarded, viewer flushes).
 import { launchChromium, phoneContext, startApp, startServer, waitFor } from "./support.mjs";
 
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1] || 20);
+const noise = process.argv.includes("--noise");
 
 /** Replaces the camera with a 640×360 canvas at 15 fps showing the time as blocks. */
 const CANVAS_CAMERA = `
+  const NOISE = ${noise};
   const BLOCK = 40;
   const canvas = document.createElement("canvas");
   canvas.width = 640;
@@ -23,8 +29,15 @@ const CANVAS_CAMERA = `
   const g = canvas.getContext("2d");
   const draw = () => {
     const stamp = Math.floor(performance.timeOrigin + performance.now()) >>> 0;
-    g.fillStyle = "#808080";
-    g.fillRect(0, 0, 640, 360);
+    if (NOISE) {
+      const picture = g.createImageData(640, 360);
+      const pixels = new Uint32Array(picture.data.buffer);
+      for (let i = 0; i < pixels.length; i++) pixels[i] = (Math.random() * 0xffffff) | 0xff000000;
+      g.putImageData(picture, 0, 0);
+    } else {
+      g.fillStyle = "#808080";
+      g.fillRect(0, 0, 640, 360);
+    }
     for (let copy = 0; copy < 2; copy++) {
       for (let bit = 0; bit < 32; bit++) {
         g.fillStyle = (stamp >>> (31 - bit)) & 1 ? "#fff" : "#000";
@@ -113,6 +126,8 @@ try {
   const { delays, skipped } = await buyer.evaluate(() => ({ delays: window.__delays, skipped: window.__skipped }));
   if (delays.length < 10) throw new Error(`only ${delays.length} frames could be read (${skipped} skipped)`);
   const sorted = [...delays].sort((a, b) => a - b);
+  const metrics = await (await fetch(`${server.base}/metrics`)).text();
+  const counter = (name) => Number(metrics.match(new RegExp(`^fieldcast_relay_${name} (\\S+)$`, "m"))?.[1]);
   console.log(
     JSON.stringify({
       samples: sorted.length,
@@ -122,6 +137,8 @@ try {
       p95_ms: percentile(sorted, 95),
       min_ms: sorted[0],
       max_ms: sorted.at(-1),
+      noise,
+      relay: { rtp_in: counter("rtp_in_total"), forwarded: counter("forwarded_packets_total"), viewer_flushes: counter("viewer_flushes_total") },
     }),
   );
 } finally {
