@@ -26,6 +26,12 @@ describe("the farmer's on-air badge", () => {
     expect(onAir("reconnecting", "disconnected", "interrupted")).toBe("reconnecting");
     expect(onAir("reconnecting", null, "waiting")).toBe("reconnecting");
   });
+
+  it("is not shown before the stream starts or after it ends", () => {
+    expect(onAir("setup", null, null)).toBeNull();
+    expect(onAir("ended", "connected", "live")).toBeNull();
+    expect(onAir("ended", "disconnected", "ended")).toBeNull();
+  });
 });
 
 describe("the uplink line", () => {

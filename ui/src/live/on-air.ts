@@ -17,16 +17,18 @@ export type Phase = "setup" | "starting" | "connecting" | "live" | "reconnecting
 /** What the badge over the camera says while the stream is open. */
 export type OnAir = "connecting" | "live" | "interrupted" | "reconnecting";
 
-export function onAir(phase: Phase, connection: RTCPeerConnectionState | null, relay: LiveStatus | null): OnAir {
+/** The badge, or null before the stream starts and after it ends, when there is none. */
+export function onAir(phase: Phase, connection: RTCPeerConnectionState | null, relay: LiveStatus | null): OnAir | null {
   switch (phase) {
     case "setup":
+    case "ended":
+      return null;
     case "starting":
     case "connecting":
       return "connecting";
     case "reconnecting":
       return "reconnecting";
     case "live":
-    case "ended":
       return connection === "disconnected" || relay === "interrupted" ? "interrupted" : "live";
   }
 }
@@ -36,6 +38,6 @@ export function onAir(phase: Phase, connection: RTCPeerConnectionState | null, r
  * looking good into a dead link (the browser sends at full rate and no report comes back to say
  * otherwise), so while nothing gets through it says that instead.
  */
-export function shownHealth(badge: OnAir, health: Health): Health | "lost" {
+export function shownHealth(badge: OnAir | null, health: Health): Health | "lost" {
   return badge === "interrupted" || badge === "reconnecting" ? "lost" : health;
 }

@@ -233,7 +233,7 @@ function GoLive() {
       )}
       <div class="camera">
         <video ref={preview} data-testid="camera-preview" autoplay muted playsInline />
-        {live && (
+        {live && badge && (
           <span class={`live-badge ${badge}`} data-testid="live-state" data-phase={badge} role="status">
             {t(`live.state.${badge}`)}
           </span>
