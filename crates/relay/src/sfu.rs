@@ -86,7 +86,8 @@ const TIMER_SLACK: Duration = Duration::from_millis(40);
 /// browser sends the packets of an ordinary frame within a millisecond or so of each other, but
 /// the relay may wake up in the middle of them; a key frame (tens of packets) comes paced over a
 /// few hundred milliseconds, and goes out in pieces this far apart. A frame whose last packet is
-/// lost goes out this late, which is still before the viewer could ask for the missing packet.
+/// lost goes out when the hold ends, well before the next frame's first packet would show the
+/// viewer the gap and make it ask for the missing packet.
 const FRAME_HOLD: Duration = Duration::from_millis(15);
 /// Addresses one session may be reached from (a client's candidates); more are ignored.
 const MAX_ADDRS_PER_SESSION: usize = 8;
