@@ -195,6 +195,10 @@ pub enum LiveEvent {
         #[ts(type = "number")]
         count: u64,
     },
+    /// Sent when nothing else has been for a while, so that a client can tell a quiet stream from
+    /// a dead connection: a phone that loses coverage keeps its half of the connection open, and
+    /// hears nothing more even after coverage returns, unless it opens a new one.
+    Heartbeat,
 }
 
 impl LiveEvent {
@@ -207,6 +211,7 @@ impl LiveEvent {
             LiveEvent::Stock(_) => "stock",
             LiveEvent::Viewers { .. } => "viewers",
             LiveEvent::Orders { .. } => "orders",
+            LiveEvent::Heartbeat => "heartbeat",
         }
     }
 }
@@ -294,6 +299,7 @@ mod tests {
             LiveEvent::Stock(stock),
             LiveEvent::Viewers { count: 2 },
             LiveEvent::Orders { count: 5 },
+            LiveEvent::Heartbeat,
         ];
         for event in events {
             let json = serde_json::to_value(&event).unwrap();

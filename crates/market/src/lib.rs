@@ -47,6 +47,10 @@ pub struct Config {
     pub failpoints: Failpoints,
     /// The live relay's UDP socket and what WHIP/WHEP clients are told.
     pub media: MediaConfig,
+    /// How long a stream's live events may stay quiet before the server sends a heartbeat. The
+    /// farmer's screen and the buyer's page open a new connection when they hear nothing for a
+    /// little over two of these (`STALE_AFTER_MS` in `ui/src/api/live.ts` and `static/live.js`).
+    pub live_heartbeat: std::time::Duration,
 }
 
 /// Where live video flows.
@@ -109,6 +113,7 @@ impl Config {
             pairing_rate_per_minute: 10,
             failpoints: Failpoints::default(),
             media: MediaConfig::default(),
+            live_heartbeat: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -202,6 +207,10 @@ impl AppState {
 
     pub fn failpoints(&self) -> &Failpoints {
         &self.inner.config.failpoints
+    }
+
+    pub fn live_heartbeat(&self) -> std::time::Duration {
+        self.inner.config.live_heartbeat
     }
 }
 

@@ -5,10 +5,17 @@
 
 mod common;
 
-use axum::body::Body;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::{Body, BodyDataStream};
+use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use common::{Harness, Person, Reply};
+use futures_util::StreamExt;
+use market::Config;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 const WHIP_OFFER: &str = include_str!("../../relay/tests/fixtures/chromium-whip-offer.sdp");
 const WHEP_OFFER: &str = include_str!("../../relay/tests/fixtures/chromium-whep-offer.sdp");
@@ -68,6 +75,42 @@ impl Live {
             request = request.header("if-match", tag);
         }
         self.h.send(request.body(Body::from(body.to_owned())).unwrap()).await
+    }
+}
+
+/// A stream's live events as a client reads them, one Server-Sent Event at a time.
+struct Events {
+    body: BodyDataStream,
+    text: String,
+}
+
+impl Events {
+    async fn open(h: &Harness, id: &str) -> Events {
+        let mut request = Request::get(format!("/api/v1/streams/{id}/events")).body(Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = h.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Events { body: response.into_body().into_data_stream(), text: String::new() }
+    }
+
+    /// The next event's name and data, as a browser would dispatch it; fails the test if none
+    /// comes within five seconds.
+    async fn next(&mut self) -> (String, Value) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let event: String = self.text.drain(..end + 2).collect();
+                let field = |name: &str| event.lines().find_map(|line| line.strip_prefix(name)).map(str::trim).map(str::to_owned);
+                // A block of comments only is no event (an EventSource dispatches nothing).
+                if let Some(data) = field("data:") {
+                    return (field("event:").unwrap_or_default(), serde_json::from_str(&data).unwrap());
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.expect("an event within 5 s").expect("the stream stays open").unwrap();
+            self.text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
     }
 }
 
@@ -374,4 +417,35 @@ async fn an_order_from_a_streams_card_names_the_stream_and_a_wrong_stream_is_ref
     // The same key with another stream is another order, not a replay.
     let reply = h.send(order("key-card-0001", &live.eggs, json!({}))).await;
     assert_eq!((reply.status, reply.code()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused".into()));
+}
+
+#[tokio::test]
+async fn live_events_start_with_the_state_then_say_each_change_and_beat_while_quiet() {
+    let config = Config { live_heartbeat: Duration::from_millis(200), ..Config::new(common::PUBLIC_URL) };
+    let h = Harness::with_config(config).await;
+    let corn = h.listing(&h.zhang, "Corn", "jin", "3.50", "100").await;
+    let eggs = h.listing(&h.zhang, "Eggs", "dozen", "18", "20").await;
+    let live = Live { h, corn, eggs };
+    let (id, _) = live.stream().await;
+    let mut events = Events::open(&live.h, &id).await;
+
+    let (name, state) = events.next().await;
+    assert_eq!(name, "state");
+    assert_eq!((state["status"].as_str(), state["viewers"].as_u64()), (Some("waiting"), Some(0)));
+    assert_eq!(state["featured"]["listing_id"], live.corn["id"]);
+
+    // Quiet: heartbeats, and only heartbeats, until something happens.
+    for _ in 0..2 {
+        assert_eq!(events.next().await, ("heartbeat".to_owned(), Value::Null));
+    }
+    assert_eq!(live.feature(&id, &live.h.zhang, &live.eggs).await.status, StatusCode::OK);
+    let (name, featured) = loop {
+        match events.next().await {
+            (name, _) if name == "heartbeat" => continue,
+            other => break other,
+        }
+    };
+    assert_eq!(name, "featured");
+    assert_eq!(featured["featured"]["listing_id"], live.eggs["id"]);
+    assert_eq!(events.next().await.0, "heartbeat", "quiet again after the change");
 }

@@ -416,7 +416,7 @@ stock: string, stock_text: string, on_sale: boolean, };
  * One of a stream's live events. On the wire (Server-Sent Events) `event` is the event's name and
  * `data` its JSON, so the buyer's page, the farmer's screen and the server share one definition.
  */
-export type LiveEvent = { "event": "state", "data": LiveSnapshot } | { "event": "status", "data": { status: LiveStatus, } } | { "event": "featured", "data": { featured: ProductCard | null, } } | { "event": "stock", "data": StockChange } | { "event": "viewers", "data": { count: number, } } | { "event": "orders", "data": { count: number, } };
+export type LiveEvent = { "event": "state", "data": LiveSnapshot } | { "event": "status", "data": { status: LiveStatus, } } | { "event": "featured", "data": { featured: ProductCard | null, } } | { "event": "stock", "data": StockChange } | { "event": "viewers", "data": { count: number, } } | { "event": "orders", "data": { count: number, } } | { "event": "heartbeat" };
 
 /**
  * Where a group of packed goods goes.

@@ -44,7 +44,7 @@ import type {
 
 export type * from "./bindings";
 export { DOMAIN_ERROR_CODES } from "./bindings";
-export { canPublish, LiveError, openCamera, publishCamera, watchLive, type Facing, type LiveFeed, type Publisher } from "./live";
+export { canPublish, LiveError, openCamera, publishCamera, watchLive, type Facing, type FeedLink, type LiveFeed, type Publisher } from "./live";
 
 /** A failed backend call; `api.code` tells failures apart, `api.fields` names bad form fields. */
 export class BackendError extends Error {

@@ -158,19 +158,73 @@ function publisher(pc: RTCPeerConnection, sender: RTCRtpSender, audioSender: RTC
   };
 }
 
-type LiveEventName = LiveEvent["event"];
+/**
+ * The live events a screen handles; the heartbeat only keeps the connection's watchdog quiet
+ * (`watchLive`).
+ */
+type LiveEventName = Exclude<LiveEvent["event"], "heartbeat">;
 
 /** What the farmer's screen follows while live: a handler per live event, each given its data. */
 export type LiveFeed = { [E in LiveEventName]?: (data: Extract<LiveEvent, { event: E }>["data"]) => void };
 
-/** Follows a stream's live events; returns the function that stops. */
-export function watchLive(eventsUrl: string, lang: string, feed: LiveFeed): () => void {
-  const source = new EventSource(`${eventsUrl}?lang=${encodeURIComponent(lang)}`);
-  for (const name of Object.keys(feed) as LiveEventName[]) {
-    // The server words each event as the Rust type `LiveEvent` says (the bindings), so the
-    // data parses to the handler's type.
-    const handle = feed[name] as (data: unknown) => void;
-    source.addEventListener(name, (event) => handle(JSON.parse((event as MessageEvent<string>).data)));
-  }
-  return () => source.close();
+/**
+ * How long the live events may stay silent before their connection counts as dead. The server
+ * sends a heartbeat after 5 s of quiet (`Config::live_heartbeat` in the market crate), so this is
+ * two missed heartbeats and some slack for a slow link.
+ */
+export const STALE_AFTER_MS = 12_000;
+
+/**
+ * Whether what the live events said can be trusted now: `fresh` once an event has come on the
+ * current connection, `stale` while there is none that works.
+ */
+export type FeedLink = "fresh" | "stale";
+
+/**
+ * Follows a stream's live events; returns the function that stops. `onLink` hears when the events
+ * stop or start reaching the screen.
+ */
+export function watchLive(eventsUrl: string, lang: string, feed: LiveFeed, onLink: (link: FeedLink) => void = () => undefined): () => void {
+  const url = `${eventsUrl}?lang=${encodeURIComponent(lang)}`;
+  let link: FeedLink | null = null;
+  const tell = (next: FeedLink) => {
+    if (next !== link) onLink((link = next));
+  };
+  let heardAt = Date.now();
+  const heard = () => {
+    heardAt = Date.now();
+    tell("fresh");
+  };
+  const open = () => {
+    const source = new EventSource(url);
+    heardAt = Date.now();
+    for (const name of Object.keys(feed) as LiveEventName[]) {
+      // The server words each event as the Rust type `LiveEvent` says (the bindings), so the
+      // data parses to the handler's type.
+      const handle = feed[name] as (data: unknown) => void;
+      source.addEventListener(name, (event) => {
+        heard();
+        handle(JSON.parse((event as MessageEvent<string>).data));
+      });
+    }
+    source.addEventListener("heartbeat", heard);
+    // The browser opens a new connection by itself after an error (refused, closed); until an
+    // event comes on it, what the screen shows may be out of date.
+    source.addEventListener("error", () => tell("stale"));
+    return source;
+  };
+  let source = open();
+  // A connection can also die without a word: a phone that loses coverage keeps its half open
+  // and hears nothing more, even after coverage returns. Only the silence tells, and then a new
+  // connection starts again from the stream's state.
+  const watchdog = setInterval(() => {
+    if (Date.now() - heardAt < STALE_AFTER_MS) return;
+    tell("stale");
+    source.close();
+    source = open();
+  }, 1000);
+  return () => {
+    clearInterval(watchdog);
+    source.close();
+  };
 }

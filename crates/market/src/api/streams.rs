@@ -3,10 +3,10 @@
 //! The video itself goes through the WHIP and WHEP endpoints in [`super::media`]; this module is
 //! everything around it. Live events are Server-Sent Events: a `state` event with everything first
 //! (so a late viewer starts from the present), then one event per change: `status`, `featured`,
-//! `stock`, `viewers`, `orders`.
+//! `stock`, `viewers`, `orders`; and a `heartbeat` when there has been nothing to say for a while,
+//! so that a client can tell a quiet stream from a dead connection.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -30,9 +30,6 @@ use crate::live::RoomState;
 use crate::pages::format;
 use crate::pages::texts::Lang;
 use crate::storage::{ListingRecord, StreamRecord};
-
-/// How often an idle event stream sends a comment, so proxies keep it open.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create)).routes(routes!(get)).routes(routes!(feature)).routes(routes!(end))
@@ -193,7 +190,8 @@ fn product_card(record: &ListingRecord, stream: StreamId, lang: Lang) -> Product
 }
 
 /// The stream's live events (`text/event-stream`): `state` first, then `status`, `featured`,
-/// `stock`, `viewers` and `orders` as they change. Open to anyone who may watch.
+/// `stock`, `viewers` and `orders` as they change, and `heartbeat` after 5 s without any of them
+/// (the server's `live_heartbeat`). Open to anyone who may watch.
 #[utoipa::path(get, path = "/streams/{id}/events", tag = "live", params(("id" = StreamId, Path), EventsQuery), responses(
     (status = 200, description = "Server-Sent Events", content_type = "text/event-stream", body = LiveEvent), (status = 404, body = ErrorBody),
 ))]
@@ -215,7 +213,9 @@ async fn events(State(state): State<AppState>, ApiPath(id): ApiPath<StreamId>, A
         Some((events, (receiver, Some(now))))
     });
     let events = changes.flat_map(|events| futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>)));
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+    // The heartbeat also keeps proxies from closing a quiet stream.
+    let heartbeat = KeepAlive::new().interval(state.live_heartbeat()).event(sse(&LiveEvent::Heartbeat));
+    Ok(Sse::new(events).keep_alive(heartbeat).into_response())
 }
 
 fn card(room: &RoomState, lang: Lang) -> Option<ProductCard> {
