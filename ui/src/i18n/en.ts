@@ -129,6 +129,7 @@ export const en = {
   "live.featured": "On screen",
   "live.share": "Buyers watch at",
   "live.uplink.lost": "Connection lost · nothing gets through",
+  "live.figures_stale": "Not up to date · no word from the marketplace",
   "live.uplink.good": "Connection good · {kbps} kbit/s",
   "live.uplink.weak": "Weak connection, lower quality · {kbps} kbit/s",
   "live.uplink.poor": "Very weak connection · {kbps} kbit/s",

@@ -130,6 +130,7 @@ export const it: Messages = {
   "live.featured": "In vetrina",
   "live.share": "Gli acquirenti guardano su",
   "live.uplink.lost": "Connessione persa · non passa nulla",
+  "live.figures_stale": "Non aggiornati · nessuna notizia dal mercato",
   "live.uplink.good": "Connessione buona · {kbps} kbit/s",
   "live.uplink.weak": "Connessione debole, qualità ridotta · {kbps} kbit/s",
   "live.uplink.poor": "Connessione molto debole · {kbps} kbit/s",

@@ -130,6 +130,7 @@ export const zhCN: Messages = {
   "live.featured": "展示中",
   "live.share": "买家观看地址",
   "live.uplink.lost": "网络断开 · 画面传不出去",
+  "live.figures_stale": "数据未更新 · 与平台失去联系",
   "live.uplink.good": "网络良好 · {kbps} kbit/s",
   "live.uplink.weak": "网络较弱，已降低画质 · {kbps} kbit/s",
   "live.uplink.poor": "网络很差 · {kbps} kbit/s",

@@ -13,6 +13,7 @@ import {
   publishCamera,
   watchLive,
   type Facing,
+  type FeedLink,
   type ListingId,
   type LiveStatus,
   type LiveStream,
@@ -68,6 +69,9 @@ function GoLive() {
   // phase they make the on-air badge (live/on-air.ts).
   const [connection, setConnection] = useState<RTCPeerConnectionState | null>(null);
   const [relay, setRelay] = useState<LiveStatus | null>(null);
+  // Whether the live events reach the screen now; while they do not, the figures above are the
+  // last ones heard and the relay's word may be out of date.
+  const [feed, setFeed] = useState<FeedLink | null>(null);
   const publisher = useRef<Publisher | null>(null);
 
   useEffect(() => {
@@ -140,7 +144,7 @@ function GoLive() {
       featured: ({ featured }) => {
         if (featured) setStock(featured.stock_text);
       },
-    });
+    }, setFeed);
     const timer = setInterval(async () => {
       const camera = publisher.current;
       if (!camera) return;
@@ -196,6 +200,7 @@ function GoLive() {
       setStock("");
       setConnection(null);
       setRelay(null);
+      setFeed(null);
       setPhase("connecting");
       await connect(live);
     } catch (error) {
@@ -220,7 +225,8 @@ function GoLive() {
   };
 
   const live = phase !== "setup" && phase !== "ended" && stream !== null;
-  const badge = onAir(phase, connection, relay);
+  const stale = feed === "stale";
+  const badge = onAir(phase, connection, stale ? null : relay);
   const health = shownHealth(badge, uplink.health);
   const level = levelAt(uplink.level);
   return (
@@ -278,10 +284,15 @@ function GoLive() {
       )}
       {live && stream && (
         <div class="live-panel">
-          <p class="live-figures">
+          <p class={stale ? "live-figures stale" : "live-figures"} data-testid="live-figures" data-stale={stale}>
             <span data-testid="live-viewers">{t("live.viewers", { count: viewers })}</span>
             <span data-testid="live-orders">{t("live.orders", { count: orders })}</span>
           </p>
+          {stale && (
+            <p class="muted" role="status" data-testid="live-figures-stale">
+              {t("live.figures_stale")}
+            </p>
+          )}
           {stock && <p data-testid="live-stock">{t("live.stock", { stock })}</p>}
           <p class={`uplink ${health}`} data-testid="uplink-health" data-health={health} data-level={uplink.level}>
             {health === "lost"
