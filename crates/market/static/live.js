@@ -61,7 +61,10 @@
     } else {
       disconnect();
       lineDown = false;
-      if (next === "ended") events.close();
+      if (next === "ended") {
+        events.close();
+        clearInterval(watchdog);
+      }
     }
     showNotice();
   }
@@ -209,19 +212,45 @@
     buy.setAttribute("aria-disabled", String(!stock.on_sale));
   }
 
-  const events = new EventSource(`/api/v1/streams/${d.stream}/events?lang=${encodeURIComponent(d.lang)}`);
-  const on = (name, handle) => events.addEventListener(name, (event) => handle(JSON.parse(event.data)));
-  on("state", (state) => {
-    setFeatured(state.featured);
-    $("live-viewers").textContent = fill(d.tWatching, state.viewers);
-    $("live-orders").textContent = fill(d.tOrders, state.orders);
-    setStatus(state.status);
-  });
-  on("status", (event) => setStatus(event.status));
-  on("featured", (event) => setFeatured(event.featured));
-  on("stock", setStock);
-  on("viewers", (event) => ($("live-viewers").textContent = fill(d.tWatching, event.count)));
-  on("orders", (event) => ($("live-orders").textContent = fill(d.tOrders, event.count)));
+  /**
+   * How long the live events may stay silent before their connection counts as dead: the server
+   * sends a heartbeat after 5 s of quiet, so two missed ones and some slack (as the app does).
+   */
+  const STALE_AFTER_MS = 12000;
+  let events = null;
+  let heardAt = 0;
+
+  function follow() {
+    events = new EventSource(`/api/v1/streams/${d.stream}/events?lang=${encodeURIComponent(d.lang)}`);
+    heardAt = Date.now();
+    const on = (name, handle) =>
+      events.addEventListener(name, (event) => {
+        heardAt = Date.now();
+        handle(JSON.parse(event.data));
+      });
+    on("state", (state) => {
+      setFeatured(state.featured);
+      $("live-viewers").textContent = fill(d.tWatching, state.viewers);
+      $("live-orders").textContent = fill(d.tOrders, state.orders);
+      setStatus(state.status);
+    });
+    on("status", (event) => setStatus(event.status));
+    on("featured", (event) => setFeatured(event.featured));
+    on("stock", setStock);
+    on("viewers", (event) => ($("live-viewers").textContent = fill(d.tWatching, event.count)));
+    on("orders", (event) => ($("live-orders").textContent = fill(d.tOrders, event.count)));
+    on("heartbeat", () => {});
+  }
+
+  follow();
+  // A connection can die without a word: a phone that loses coverage keeps its half open and
+  // hears nothing more, even after coverage returns, so the card would show an old price or
+  // stock. Only the silence tells; a new connection starts again from the stream's state.
+  const watchdog = setInterval(() => {
+    if (Date.now() - heardAt < STALE_AFTER_MS) return;
+    events.close();
+    follow();
+  }, 1000);
 
   // --- The order sheet ------------------------------------------------------------------------
 
