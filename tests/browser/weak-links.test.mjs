@@ -9,12 +9,16 @@
 //   itself;
 // - the farmer's link dead until the app's connection fails, and the farmer's screen without the
 //   server's live events: its own connection tells it buyers cannot see it, buyers wait, and the
-//   app goes live again by itself once the link is back.
+//   app goes live again by itself once the link is back;
+// - the live events' connections dying without a word (tcp-link.mjs), as a phone's do out of
+//   coverage: the farmer's screen says its figures are out of date, and both it and the buyer's
+//   card hear the stream again by themselves once coverage is back.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
 
 import { artifacts, launchChromium, phoneContext, playback, RECORD_PEERS, startApp, startServer, waitFor } from "./support.mjs";
+import { startTcpLink } from "./tcp-link.mjs";
 import { sendThrough, startUdpLink } from "./udp-link.mjs";
 
 let server;
@@ -316,6 +320,7 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
   // connection can tell it buyers cannot see it.
   const { link, farmer, buyer, contexts } = await farmerBehindLink("Across the river", { liveEvents: false });
   assert.match(await farmer.getByTestId("live-viewers").innerText(), /^0 /, "the farmer's screen has no live events");
+  assert.equal(await farmer.getByTestId("live-figures").getAttribute("data-stale"), "true", "and says its figures are out of date");
 
   // The farmer walks out of coverage. The buyer is told it is the farmer's line. Once Chromium
   // reports the farmer's connection failed (about 17 s), the app ends that session (a WHIP
@@ -345,4 +350,52 @@ test("when the farmer's coverage is gone for long, buyers wait, and the app goes
       `live again ${(liveAfter / 1000).toFixed(1)} s and playing ${((Date.now() - healedAt) / 1000).toFixed(1)} s after coverage came back`,
   );
   await endLive(farmer, contexts);
+});
+
+test("when the live events' connections die without a word, the farmer is told the figures are old, and both screens hear again by themselves", async (t) => {
+  // The live events of the farmer's screen and of one buyer's page go through a TCP link that can
+  // die silently; the video does not (the UDP tests above cut that). A second buyer, who joins
+  // while the link is dead, has a clean path.
+  const link = await startTcpLink(server.base);
+  links.push(link);
+  const events = (url) => url.pathname.endsWith("/events");
+  const farmerContext = await phoneContext(browser, "en");
+  await link.through(farmerContext, events);
+  const farmer = await goLive(farmerContext, "Evening market");
+  const buyerContext = await phoneContext(browser, "en");
+  await link.through(buyerContext, events);
+  const buyer = await watch(buyerContext, farmer);
+  const viewers = () => farmer.getByTestId("live-viewers").innerText();
+  const stale = async () => (await farmer.getByTestId("live-figures").getAttribute("data-stale")) === "true";
+  await waitFor(async () => /^1 /.test(await viewers()), "the farmer sees the buyer");
+  assert.equal(await stale(), false);
+  assert.ok(!(await buyer.locator("#card-title").innerText()).includes("eggs"), "the eggs are not on the card yet");
+  assert.ok(link.stats.connections >= 2, "both screens' live events go through the link");
+
+  // Coverage goes: nothing reaches either screen, and neither connection says so.
+  link.cut(true);
+  const cutAt = Date.now();
+  await waitFor(stale, "the farmer's screen says its figures are out of date", 30_000);
+  const toldAfter = Date.now() - cutAt;
+  assert.match(await farmer.getByTestId("live-figures-stale").innerText(), /Not up to date/);
+  await farmer.screenshot({ path: join(artifacts, "live-farmer-figures-stale-en.png") });
+  const lateContext = await phoneContext(browser, "en");
+  await watch(lateContext, farmer);
+
+  // Coverage comes back; the dead connections stay dead. The farmer's screen must find the second
+  // buyer, and the first buyer's card the product the farmer features now.
+  link.cut(false);
+  const healedAt = Date.now();
+  const other = server.demo.listings.find((listing) => listing.title.includes("eggs"));
+  await farmer.getByRole("listitem").filter({ hasText: other.title }).getByTestId("feature-product").tap();
+  await waitFor(async () => /^2 /.test(await viewers()) && !(await stale()), "the farmer's screen hears the stream again", 30_000);
+  const farmerAfter = Date.now() - healedAt;
+  await waitFor(async () => (await buyer.locator("#card-title").innerText()).includes("eggs"), "the buyer's card shows the product featured now", 30_000);
+  const buyerAfter = Date.now() - healedAt;
+  t.diagnostic(
+    `the farmer told the figures were out of date ${(toldAfter / 1000).toFixed(1)} s after the cut; after coverage came back, ` +
+      `the farmer's figures current again in ${(farmerAfter / 1000).toFixed(1)} s and the buyer's card in ${(buyerAfter / 1000).toFixed(1)} s ` +
+      `(${link.stats.connections} connections through the link, ${link.stats.buried} left dead)`,
+  );
+  await endLive(farmer, [farmerContext, buyerContext, lateContext]);
 });
