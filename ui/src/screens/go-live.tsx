@@ -69,8 +69,8 @@ function GoLive() {
   // phase they make the on-air badge (live/on-air.ts).
   const [connection, setConnection] = useState<RTCPeerConnectionState | null>(null);
   const [relay, setRelay] = useState<LiveStatus | null>(null);
-  // Whether the live events reach the screen now; while they do not, the figures above are the
-  // last ones heard and the relay's word may be out of date.
+  // Whether the live events reach the screen now; while they do not, the viewer and order figures
+  // are the last ones heard, and the relay's last word may no longer hold.
   const [feed, setFeed] = useState<FeedLink | null>(null);
   const publisher = useRef<Publisher | null>(null);
 
