@@ -46,14 +46,14 @@ export async function startTcpLink(upstream) {
     server.pipe(client);
   });
   await new Promise((resolve) => front.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${front.address().port}`;
+  const host = `127.0.0.1:${front.address().port}`;
 
   return {
     stats,
     /** `url` (on the server) as reached through the link. */
     via(url) {
       const moved = new URL(url);
-      moved.host = new URL(origin).host;
+      moved.host = host;
       return moved.toString();
     },
     /**

@@ -5,17 +5,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::{Body, BodyDataStream};
-use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use common::{Harness, Person, Reply};
 use futures_util::StreamExt;
 use market::Config;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const WHIP_OFFER: &str = include_str!("../../relay/tests/fixtures/chromium-whip-offer.sdp");
 const WHEP_OFFER: &str = include_str!("../../relay/tests/fixtures/chromium-whep-offer.sdp");
@@ -28,7 +25,11 @@ struct Live {
 
 impl Live {
     async fn new() -> Live {
-        let h = Harness::new().await;
+        Live::with(Harness::new().await).await
+    }
+
+    /// Zhang's corn and eggs on `h`.
+    async fn with(h: Harness) -> Live {
         let corn = h.listing(&h.zhang, "Corn", "jin", "3.50", "100").await;
         let eggs = h.listing(&h.zhang, "Eggs", "dozen", "18", "20").await;
         Live { h, corn, eggs }
@@ -86,9 +87,8 @@ struct Events {
 
 impl Events {
     async fn open(h: &Harness, id: &str) -> Events {
-        let mut request = Request::get(format!("/api/v1/streams/{id}/events")).body(Body::empty()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = h.router.clone().oneshot(request).await.unwrap();
+        let request = Request::get(format!("/api/v1/streams/{id}/events")).body(Body::empty()).unwrap();
+        let response = h.respond("127.0.0.1".parse().unwrap(), request).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         Events { body: response.into_body().into_data_stream(), text: String::new() }
@@ -422,10 +422,7 @@ async fn an_order_from_a_streams_card_names_the_stream_and_a_wrong_stream_is_ref
 #[tokio::test]
 async fn live_events_start_with_the_state_then_say_each_change_and_beat_while_quiet() {
     let config = Config { live_heartbeat: Duration::from_millis(200), ..Config::new(common::PUBLIC_URL) };
-    let h = Harness::with_config(config).await;
-    let corn = h.listing(&h.zhang, "Corn", "jin", "3.50", "100").await;
-    let eggs = h.listing(&h.zhang, "Eggs", "dozen", "18", "20").await;
-    let live = Live { h, corn, eggs };
+    let live = Live::with(Harness::with_config(config).await).await;
     let (id, _) = live.stream().await;
     let mut events = Events::open(&live.h, &id).await;
 

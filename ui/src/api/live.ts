@@ -190,7 +190,8 @@ export function watchLive(eventsUrl: string, lang: string, feed: LiveFeed, onLin
   const tell = (next: FeedLink) => {
     if (next !== link) onLink((link = next));
   };
-  let heardAt = Date.now();
+  /** When the current connection last said anything (set as it opens). */
+  let heardAt = 0;
   const heard = () => {
     heardAt = Date.now();
     tell("fresh");

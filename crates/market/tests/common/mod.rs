@@ -154,14 +154,19 @@ impl Harness {
         self.send(builder.body(body).unwrap()).await
     }
 
+    /// The router's response to `request` from `ip`, its body not yet read (a stream, say).
+    pub async fn respond(&self, ip: IpAddr, mut request: Request<Body>) -> axum::response::Response {
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip, 40000)));
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     /// Sends any request, as if from 127.0.0.1 unless it already names a peer.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         self.send_from("127.0.0.1".parse().unwrap(), request).await
     }
 
-    pub async fn send_from(&self, ip: IpAddr, mut request: Request<Body>) -> Reply {
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip, 40000)));
-        let response = self.router.clone().oneshot(request).await.unwrap();
+    pub async fn send_from(&self, ip: IpAddr, request: Request<Body>) -> Reply {
+        let response = self.respond(ip, request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.unwrap().to_vec();
