@@ -283,6 +283,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
             let _ = writeln!(out, "- {placement}, the relay's figure as the floor's plus the rest of its WebRTC work: {}.", split.join(", "));
         }
     }
+    wakeup_table(&mut out, fanouts);
     for line in [
         "",
         "The relay runs on str0m 0.25 (it ran on the webrtc-rs `rtc` 0.21 crate until 2026-11-22, measured",
@@ -312,6 +313,35 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         glass["samples"], glass["skipped"], glass["median_ms"], glass["p95_ms"], glass["min_ms"], glass["max_ms"]
     );
     out
+}
+
+/// Wake-ups per second and CPU per wake-up beside the floor's, for the rows above: a pass of an
+/// event loop costs about the same whatever it then carries, so where few packets go out per
+/// wake-up, this is most of the figure per packet.
+fn wakeup_table(out: &mut String, fanouts: &[Value]) {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let runs = || fanouts.iter().flat_map(|f| f["runs"].as_array().into_iter().flatten().map(move |run| (f, run)));
+    // Runs from before the bench counted wake-ups have none to show.
+    if !runs().any(|(_, run)| run["wakeups_per_second"].is_number()) {
+        return;
+    }
+    let _ = writeln!(out, "\nWake-ups (threads woken from a wait, `voluntary_ctxt_switches` in `/proc/PID/task/*/status`), same rows:\n");
+    let _ = writeln!(out, "| placement | viewers | server wake-ups/s | server CPU per wake-up | packets forwarded per wake-up | floor wake-ups/s | floor CPU per wake-up |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for (fanout, run) in runs() {
+        let viewers = run["viewers"].as_u64().unwrap_or(0);
+        let floor = floor_run(fanout, viewers).filter(|fl| fl["wakeups_per_second"].is_number());
+        let _ = writeln!(
+            out,
+            "| {} | {viewers} | {:.0} | {:.0} µs | {:.1} | {} | {} |",
+            fanout["placement"].as_str().unwrap_or(""),
+            f(&run["wakeups_per_second"]),
+            f(&run["server_cpu_us_per_wakeup"]),
+            f(&run["packets_per_second"]) / f(&run["wakeups_per_second"]).max(1e-9),
+            floor.map_or("—".to_owned(), |fl| format!("{:.0}", f(&fl["wakeups_per_second"]))),
+            floor.map_or("—".to_owned(), |fl| format!("{:.0} µs", f(&fl["cpu_us_per_wakeup"]))),
+        );
+    }
 }
 
 /// The sync simulation over many more seeds than the test command runs.
@@ -562,9 +592,12 @@ mod tests {
         let run = |viewers: u64, per_packet: f64, cores: f64, pps: f64| {
             json!({ "viewers": viewers, "server_cpu_us_per_packet": per_packet, "server_cpu_cores": cores, "packets_per_second": pps,
                     "memory_per_viewer_bytes": 300_000, "packets_lost": 0, "loss_percent": 0.0, "datagrams_in_per_second": 85.0,
-                    "server_cpu_us_per_datagram_in": 40.0 })
+                    "server_cpu_us_per_datagram_in": 40.0, "wakeups_per_second": 30.0, "server_cpu_us_per_wakeup": cores * 1e6 / 30.0 })
         };
-        let floor = |viewers: u64, per_packet: f64| json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0, "packets_lost": 0 });
+        let floor = |viewers: u64, per_packet: f64| {
+            json!({ "viewers": viewers, "cpu_us_per_packet": per_packet, "cpu_us_per_datagram_in": 12.0, "packets_lost": 0,
+                    "wakeups_per_second": 16.0, "cpu_us_per_wakeup": 150.0 })
+        };
         let mut median_of_three = run(10, 12.0, 0.0072, 600.0);
         median_of_three["range"] = json!([11.42, 12.66]);
         median_of_three["lost_in_all_runs"] = json!(7);
@@ -587,6 +620,16 @@ mod tests {
         assert!(report.contains("10 viewers 5.0 + 7.0 µs, 50 viewers 2.5 + 5.0 µs, 200 viewers 2.2 + 4.3 µs"), "{report}");
         // (0.078 - 0.0072) cores over 11400 more packets a second.
         assert!(report.contains("one more forwarded packet costs 6.2 µs"), "{report}");
+        // 0.0072 cores over 30 wake-ups a second, 600 packets over 30; the 200-viewer floor run
+        // here counted no wake-ups.
+        assert!(report.contains("| pinned | 10 | 30 | 240 µs | 20.0 | 16 | 150 µs |"), "{report}");
+        assert!(report.contains("| pinned | 200 | 30 | 2600 µs | 400.0 | — | — |"), "{report}");
+    }
+
+    #[test]
+    fn runs_without_wake_ups_get_no_wake_up_table() {
+        let fanout = json!({ "placement": "pinned", "runs": [{ "viewers": 10, "server_cpu_us_per_packet": 9.0 }], "floor": [] });
+        assert!(!live_report(&[fanout], &json!({})).contains("Wake-ups"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ use serde::Serialize;
 use str0m::crypto::{AeadAes256Gcm, AeadAes256GcmCipher};
 
 use crate::live::packets_lost;
-use crate::server::{cpu_seconds, pinned};
+use crate::server::{cpu_seconds, pinned, wakeups};
 
 /// What a viewer sends to be forwarded to.
 const JOIN: &[u8] = b"join";
@@ -55,6 +55,9 @@ pub struct FloorRun {
     pub cpu_us_per_datagram_in: f64,
     pub cpu_cores: f64,
     pub packets_lost: u64,
+    /// As the relay's: the forwarder's wake-ups per second and its CPU per wake-up.
+    pub wakeups_per_second: f64,
+    pub cpu_us_per_wakeup: f64,
 }
 
 /// The forwarder's loop; runs until it is killed.
@@ -273,6 +276,7 @@ pub async fn fanout(counts: &[usize], window: Duration, media: Media) -> anyhow:
         all_joined(&viewers).await?;
         let pid = forwarder.child.id();
         let cpu_before = cpu_seconds(pid);
+        let wakeups_before = wakeups(pid);
         let sent_before = camera.count.load(Ordering::Relaxed);
         let received_before: Vec<u64> = viewers.iter().map(|v| v.count.load(Ordering::Relaxed)).collect();
         let started = Instant::now();
@@ -280,6 +284,7 @@ pub async fn fanout(counts: &[usize], window: Duration, media: Media) -> anyhow:
         tokio::time::sleep(window).await;
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
+        let woke = wakeups(pid) - wakeups_before;
         let sent = camera.count.load(Ordering::Relaxed) - sent_before;
         let received: Vec<u64> = viewers.iter().zip(&received_before).map(|(v, before)| v.count.load(Ordering::Relaxed) - before).collect();
         let forwarded: u64 = received.iter().sum();
@@ -290,6 +295,8 @@ pub async fn fanout(counts: &[usize], window: Duration, media: Media) -> anyhow:
             cpu_us_per_datagram_in: cpu * 1e6 / sent.max(1) as f64,
             cpu_cores: cpu / elapsed,
             packets_lost: packets_lost(media, sent, received.iter().copied()),
+            wakeups_per_second: woke as f64 / elapsed,
+            cpu_us_per_wakeup: cpu * 1e6 / woke.max(1) as f64,
         });
     }
     Ok(runs)

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::floor::{self, FloorRun};
-use crate::server::{Server, cpu_seconds, rss_bytes};
+use crate::server::{Server, cpu_seconds, rss_bytes, wakeups};
 
 #[derive(Debug, Serialize)]
 pub struct Fanout {
@@ -47,6 +47,10 @@ pub struct FanoutRun {
     /// Datagrams the relay received per second (the camera's media, and every viewer's RTCP and
     /// consent checks).
     pub datagrams_in_per_second: f64,
+    /// Times the server's threads woke per second, and its CPU per wake-up: the part of the cost
+    /// that a pass costs whatever it carries.
+    pub wakeups_per_second: f64,
+    pub server_cpu_us_per_wakeup: f64,
 }
 
 /// The packets the viewers did not get of the `sent` ones, given what each `received` in the same
@@ -106,6 +110,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration, packe
         }
         let pid = server.pid();
         let cpu_before = cpu_seconds(pid);
+        let wakeups_before = wakeups(pid);
         let forwarded_before = metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await?;
         let flushes_before = metric(&http, &server.base, "fieldcast_relay_viewer_flushes_total").await?;
         let datagrams_before = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await?;
@@ -116,6 +121,7 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration, packe
         tokio::time::sleep(window).await;
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
+        let woke = wakeups(pid) - wakeups_before;
         let forwarded = (metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await? - forwarded_before) as u64;
         let flushes = metric(&http, &server.base, "fieldcast_relay_viewer_flushes_total").await? - flushes_before;
         let sent = camera.stats.packets() - sent_before;
@@ -135,6 +141,8 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration, packe
             packets_lost: lost,
             loss_percent: 100.0 * lost as f64 / (sent * count as u64).max(1) as f64,
             datagrams_in_per_second: datagrams_in / elapsed,
+            wakeups_per_second: woke as f64 / elapsed,
+            server_cpu_us_per_wakeup: cpu * 1e6 / woke.max(1) as f64,
         });
     }
     for viewer in viewers {

@@ -82,13 +82,23 @@ pub fn pinned(binary: &Path) -> Command {
 /// ends between two readings takes its time with it; the server's threads (the runtime's
 /// workers, the database writer, the relay) live as long as it does.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0.0 };
-    let nanos: u64 = tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
+    let nanos: u64 = per_thread(pid, "schedstat").filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok()).sum();
     nanos as f64 / 1e9
+}
+
+/// Times a process's threads have woken from a wait so far (`voluntary_ctxt_switches` in
+/// `/proc/PID/task/*/status`). For an event loop each is one pass, however many datagrams it then
+/// reads: a cost paid per wake-up, not per packet.
+pub fn wakeups(pid: u32) -> u64 {
+    per_thread(pid, "status")
+        .filter_map(|status| status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// The file `name` of each of a process's threads, as text.
+fn per_thread(pid: u32, name: &str) -> impl Iterator<Item = String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten();
+    tasks.filter_map(move |task| std::fs::read_to_string(task.path().join(name)).ok())
 }
 
 /// Resident memory of a process in bytes.
