@@ -176,6 +176,11 @@ fn floor_run(fanout: &Value, viewers: u64) -> Option<&Value> {
     fanout["floor"].as_array()?.iter().find(|run| run["viewers"].as_u64() == Some(viewers))
 }
 
+/// Every run of every placement, with the placement's fan-out it belongs to.
+fn fanout_runs(fanouts: &[Value]) -> impl Iterator<Item = (&Value, &Value)> {
+    fanouts.iter().flat_map(|fanout| fanout["runs"].as_array().into_iter().flatten().map(move |run| (fanout, run)))
+}
+
 fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let mut out = String::new();
@@ -201,7 +206,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         "| placement | viewers | packets forwarded/s | server CPU per packet | floor (I/O + SRTP) per packet | server cores | memory per viewer | lost | datagrams in/s | CPU per datagram in | floor per camera datagram, no viewers |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
-    let runs = || fanouts.iter().flat_map(|f| f["runs"].as_array().into_iter().flatten().map(move |run| (f, run)));
+    let runs = || fanout_runs(fanouts);
     for (fanout, run) in runs() {
         let viewers = run["viewers"].as_u64().unwrap_or(0);
         let floor = floor_run(fanout, viewers);
@@ -320,7 +325,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
 /// wake-up, this is most of the figure per packet.
 fn wakeup_table(out: &mut String, fanouts: &[Value]) {
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let runs = || fanouts.iter().flat_map(|f| f["runs"].as_array().into_iter().flatten().map(move |run| (f, run)));
+    let runs = || fanout_runs(fanouts);
     // Runs from before the bench counted wake-ups have none to show.
     if !runs().any(|(_, run)| run["wakeups_per_second"].is_number()) {
         return;

@@ -91,7 +91,7 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 /// reads: a cost paid per wake-up, not per packet.
 pub fn wakeups(pid: u32) -> u64 {
     per_thread(pid, "status")
-        .filter_map(|status| status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?.trim().parse::<u64>().ok())
+        .filter_map(|status| status_field(&status, "voluntary_ctxt_switches:"))
         .sum()
 }
 
@@ -104,10 +104,23 @@ fn per_thread(pid: u32, name: &str) -> impl Iterator<Item = String> {
 /// Resident memory of a process in bytes.
 pub fn rss_bytes(pid: u32) -> u64 {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    status_field(&status, "VmRSS:").map_or(0, |kb| kb * 1024)
+}
+
+/// The number after `name` in a `/proc/…/status` file (`VmRSS:  1234 kB` gives 1234).
+fn status_field(status: &str, name: &str) -> Option<u64> {
+    status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_field_is_the_number_after_its_name() {
+        let status = "Name:\tfieldcast-marke\nVmRSS:\t   24240 kB\nvoluntary_ctxt_switches:\t58\nnonvoluntary_ctxt_switches:\t6\n";
+        assert_eq!(status_field(status, "VmRSS:"), Some(24240));
+        assert_eq!(status_field(status, "voluntary_ctxt_switches:"), Some(58));
+        assert_eq!(status_field(status, "VmSwap:"), None);
+    }
 }
