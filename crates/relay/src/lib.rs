@@ -14,6 +14,7 @@ pub mod sdpfrag;
 pub mod sfu;
 pub mod shell;
 pub mod stun;
+pub mod transport;
 pub mod wire;
 
 use std::fmt;
