@@ -1,9 +1,14 @@
-//! The relay's own media transport, replacing str0m's media path piece by piece: SRTP and SRTCP
-//! over the keys DTLS exports.
+//! The relay's own media transport, replacing str0m's media path piece by piece: ICE-lite answers,
+//! the DTLS handshake through str0m's provider, and SRTP and SRTCP over the keys DTLS exports.
+//!
+//! - [`conn`]: one connection's secure pipe (ICE-lite, DTLS, SRTP), sans-IO.
+//! - [`srtp`]: sealing and opening packets; [`rtp`]: reading RTP headers in place.
 //!
 //! Why: the fan-out benchmark's target (≤ 8 µs per forwarded packet) is out of reach with
 //! str0m's per-packet send path and per-connection passes (ARCHITECTURE.md has the figures). The
 //! cryptographic primitives stay str0m's provider's (aws-lc-rs); what lives here is the framing
 //! around them, kept small and tested against webrtc-rs's implementation.
 
+pub mod conn;
+pub mod rtp;
 pub mod srtp;
