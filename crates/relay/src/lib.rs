@@ -140,6 +140,8 @@ pub struct Stats {
     /// frame when frames come whole.
     pub flushes: u64,
     pub bytes_out: u64,
+    /// Packets sent to viewers again because they asked (NACK).
+    pub retransmitted: u64,
     pub keyframe_requests: u64,
     pub read_errors: u64,
     pub write_errors: u64,

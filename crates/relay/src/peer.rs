@@ -13,13 +13,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::change::SdpOffer;
-use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::config::{CryptoProvider, DtlsCert, Fingerprint};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Rtc};
 
 use crate::RelayError;
+use crate::transport::conn;
+use crate::transport::outbound::StreamParams;
 
 /// Payload types the relay registers; answers use whatever the offer numbered the codec.
 const VIDEO_PT: u8 = 96;
@@ -91,8 +93,8 @@ impl StreamCodecs {
 /// What every connection of one relay shares: the crypto provider and one DTLS certificate, so
 /// that a new session does not pay for a key generation.
 pub struct Shared {
-    crypto: Arc<CryptoProvider>,
-    cert: DtlsCert,
+    pub crypto: Arc<CryptoProvider>,
+    pub cert: DtlsCert,
 }
 
 impl Shared {
@@ -186,6 +188,56 @@ pub fn answer(now: Instant, shared: &Shared, local: SocketAddr, leg: Leg, offer:
         })
         .collect();
     Ok(Negotiated { rtc, answer: answer.to_sdp_string(), ufrag, sections })
+}
+
+/// A viewer's connection on the relay's own transport: what the negotiation settled, taken out
+/// of the str0m connection that did the negotiating (which is then dropped) and out of the SDP.
+pub struct ViewerTransport {
+    pub params: conn::Params,
+    /// Each section the viewer takes media on: its kind and its send stream.
+    pub streams: Vec<(MediaKind, StreamParams)>,
+}
+
+/// Moves a negotiated viewer connection onto the relay's own transport: str0m chose the codecs
+/// and wrote the answer (ICE credentials, SSRCs, the DTLS role); the connection itself is ours.
+pub fn viewer_transport(negotiated: &mut Negotiated, offer: &str) -> Result<ViewerTransport, RelayError> {
+    let answer = &negotiated.answer;
+    let remote_fingerprint = sdp_attributes(offer, "fingerprint")
+        .find_map(|value| value.parse::<Fingerprint>().ok())
+        .ok_or_else(|| RelayError::BadSdp("the offer has no usable a=fingerprint".into()))?;
+    let dtls_client = match sdp_attributes(answer, "setup").next() {
+        Some("active") => true,
+        Some("passive") => false,
+        other => return Err(RelayError::Internal(format!("the answer's DTLS role is {other:?}"))),
+    };
+    let mid_extension = sdp_attributes(answer, "extmap")
+        .find_map(|value| value.strip_suffix(" urn:ietf:params:rtp-hdrext:sdes:mid")?.split('/').next()?.parse::<u8>().ok());
+    let rtx_of = |pt: u8| {
+        sdp_attributes(answer, "fmtp").find_map(|value| {
+            let (rtx, params) = value.split_once(' ')?;
+            (params.trim() == format!("apt={pt}")).then(|| rtx.parse::<u8>().ok()).flatten()
+        })
+    };
+    let credentials = negotiated.rtc.direct_api().local_ice_credentials();
+    let mut streams = Vec::new();
+    for section in &negotiated.sections {
+        let Some(pt) = section.pt else { continue };
+        let mut direct = negotiated.rtc.direct_api();
+        let sender = direct.stream_tx_by_mid(section.mid, None).ok_or_else(|| RelayError::Internal(format!("no send stream for mid {}", section.mid)))?;
+        let (ssrc, rtx_ssrc) = (*sender.ssrc(), sender.rtx().map(|ssrc| *ssrc));
+        let payload_type = *pt;
+        let rtx = rtx_of(payload_type).zip(rtx_ssrc);
+        let clock_rate = if section.kind == MediaKind::Video { 90_000 } else { 48_000 };
+        let mid = mid_extension.map(|id| (id, section.mid.to_string()));
+        streams.push((section.kind, StreamParams { ssrc, payload_type, rtx, mid, clock_rate }));
+    }
+    let params = conn::Params { ufrag: credentials.ufrag, pwd: credentials.pass, remote_fingerprint, dtls_client };
+    Ok(ViewerTransport { params, streams })
+}
+
+/// The values of `a=<name>:` lines, session-level and media-level alike, in order.
+fn sdp_attributes<'a>(sdp: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    sdp.lines().filter_map(move |line| line.trim_end().strip_prefix("a=")?.strip_prefix(name)?.strip_prefix(':'))
 }
 
 fn offered_mids(offer: &str) -> impl Iterator<Item = Mid> + '_ {

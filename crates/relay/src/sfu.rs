@@ -1,19 +1,21 @@
 //! The relay's sans-IO core: every peer connection of every stream, fed datagrams, commands and
 //! the current time, answering with datagrams to send and events for the marketplace.
 //!
-//! Like the peer connections it owns (str0m is sans-IO too), [`Sfu`] does no
-//! IO and reads no clock: the shell in `shell.rs` owns the socket and the timer. That keeps the
-//! forwarding path a plain function call per viewer, with no task, channel or lock per packet,
-//! and lets the tests drive whole sessions in memory.
+//! Like the connections it owns (str0m and the relay's own transport are sans-IO too), [`Sfu`]
+//! does no IO and reads no clock: the shell in `shell.rs` owns the socket and the timer. That
+//! keeps the forwarding path a plain function call per viewer, with no task, channel or lock per
+//! packet, and lets the tests drive whole sessions in memory.
 //!
-//! Forwarding: a publisher's RTP packet is decrypted once, then for each connected viewer its
-//! payload (shared, not copied) is written to that viewer's send stream with the viewer leg's
-//! payload type and its own sequence numbers. Each viewer written to is then flushed once per
-//! frame: its connection encrypts what was queued and hands back the datagrams. A video packet
-//! that does not end its frame waits for the one that does (the RTP marker bit), for
-//! [`FRAME_HOLD`] at most, because a frame is shown only once its last packet is in: holding the
-//! others costs the picture nothing, while every flush costs every viewer a pass of its
-//! connection however few packets it carries. A viewer that has not finished connecting is
+//! A publisher's connection is str0m's; a viewer's is the relay's own ([`crate::transport`]):
+//! ICE-lite answers, DTLS, SRTP, and the few RTCP messages a viewer sends (NACK, PLI, FIR, BYE).
+//!
+//! Forwarding: a publisher's RTP packet is decrypted once and held, shared, with the rest of its
+//! frame. A flush then goes viewer by viewer: each held packet is rewritten to the viewer's SSRC,
+//! payload type and sequence numbers, sealed and queued, so a viewer's packets of a frame leave
+//! back to back (one segmented send). A video packet that does not end its frame waits for the
+//! one that does (the RTP marker bit), for [`FRAME_HOLD`] at most, because a frame is shown only
+//! once its last packet is in: holding the others costs the picture nothing, and a flush walks
+//! every viewer however few packets it carries. A viewer that has not finished connecting is
 //! skipped; a viewer that stops answering is dropped after [`Limits::idle_timeout`]. A publisher
 //! whose media stops is reported silent after [`Limits::media_gap`] and keeps its viewers, so they
 //! play on if it comes back before the idle timeout ends it.
@@ -24,12 +26,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
+use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
-use crate::peer::{self, Leg, Negotiated, Shared, StreamCodecs};
+use crate::peer::{self, Leg, Shared, StreamCodecs};
+use crate::transport::conn::{self, Conn, Incoming};
+use crate::transport::outbound::{Forwarded, Outbound, REPORT_INTERVAL};
+use crate::transport::rtcp::{self, Feedback};
 use crate::{Answer, EndReason, RelayError, RelayEvent, Role, SessionId, SessionInfo, Stats, StreamState, sdpfrag, stun};
 
 /// How long the relay waits before it counts a quiet or unfinished connection as gone.
@@ -76,7 +81,7 @@ pub struct Transmit {
 /// The housekeeping period: pending keyframe requests and timeouts are looked at this often.
 const TICK: Duration = Duration::from_millis(100);
 /// How late periodic work may run. str0m's connections want the clock often (the camera's NACK
-/// poll every 33 ms, reports, consent checks), and each such deadline met on its own wakes the
+/// poll every 33 ms, reports), and each such deadline met on its own wakes the
 /// relay thread, on an idle core, for a pass whose cost is mostly that wake-up. With the slack,
 /// a deadline is met by the next datagram's pass when one comes within it (a camera at 15 fps
 /// sends a frame every 67 ms, audio every 20 ms) and by a wake-up of its own only when none
@@ -103,7 +108,6 @@ struct Session {
     id: SessionId,
     stream: Arc<str>,
     role: SessionRole,
-    rtc: Rtc,
     ufrag: String,
     remote_ufrag: Option<String>,
     etag: String,
@@ -115,16 +119,16 @@ struct Session {
     timeout: Option<Instant>,
     /// Set when the connection failed or closed; the session is removed after its outputs drain.
     closing: Option<EndReason>,
-    /// Packets were written to this (viewer) connection since the last flush.
-    written: bool,
 }
 
 enum SessionRole {
-    Publisher(Publishing),
-    Viewer(Viewing),
+    Publisher(Box<Publishing>),
+    Viewer(Box<Viewing>),
 }
 
+/// A camera's connection: str0m's.
 struct Publishing {
+    rtc: Rtc,
     /// The publisher's media sections: what each carries.
     sections: Vec<(Mid, MediaKind)>,
     /// What each incoming SSRC carries, learnt from its first packet.
@@ -135,21 +139,19 @@ struct Publishing {
     silent: bool,
 }
 
-#[derive(Default)]
+/// A viewer's connection: the relay's own transport and a send stream per kind it takes.
 struct Viewing {
+    conn: Conn,
     video: Option<Outbound>,
     audio: Option<Outbound>,
+    /// When sender reports are next due; they go out with the media of the first flush after.
+    next_report: Option<Instant>,
 }
 
-/// One of a viewer's send streams.
-#[derive(Debug, Clone, Copy)]
-struct Outbound {
-    mid: Mid,
-    pt: Pt,
-    /// Subtracted from the publisher's extended sequence numbers: each viewer's stream starts at a
-    /// random number below 2^15 however long the publisher has been live, as SRTP without a
-    /// signalled rollover counter requires.
-    seq_base: Option<u64>,
+impl Viewing {
+    fn outbound(&mut self, kind: MediaKind) -> Option<&mut Outbound> {
+        if kind == MediaKind::Video { self.video.as_mut() } else { self.audio.as_mut() }
+    }
 }
 
 #[derive(Default)]
@@ -162,6 +164,8 @@ struct Stream {
     /// The newest video sequence number forwarded: an older one is a retransmission or a
     /// reordered packet, late already, and goes out at once.
     newest_video: Option<u64>,
+    /// The publisher's packets waiting for the next flush.
+    held: Vec<(MediaKind, Arc<Forwarded>)>,
 }
 
 /// The relay's state. See the module documentation.
@@ -182,13 +186,17 @@ pub struct Sfu {
     stats: Stats,
     /// Reused between datagrams so reading a publisher's packets allocates nothing.
     inbound: Vec<(MediaKind, RtpPacket)>,
-    /// Viewers written to since the last flush.
-    written: Vec<Key>,
-    /// Set when something written must go out in this pass (audio, the end of a video frame, a
-    /// late packet): the instant it was written.
+    /// Streams with packets held for the next flush.
+    held_streams: Vec<Arc<str>>,
+    /// Set when something held must go out in this pass (audio, the end of a video frame, a
+    /// late packet): the instant it was held.
     written_at: Option<Instant>,
     /// When the oldest held video packet must go out if its frame's last packet has not come.
     held_until: Option<Instant>,
+    /// Where a packet for a viewer is built before it is sealed.
+    scratch: Vec<u8>,
+    /// The origin of the sender reports' NTP clock: the first flush.
+    epoch: Option<Instant>,
 }
 
 impl Sfu {
@@ -210,9 +218,11 @@ impl Sfu {
             events: VecDeque::new(),
             stats: Stats::default(),
             inbound: Vec::new(),
-            written: Vec::new(),
+            held_streams: Vec::new(),
             written_at: None,
             held_until: None,
+            scratch: Vec::with_capacity(1500),
+            epoch: None,
         })
     }
 
@@ -232,14 +242,16 @@ impl Sfu {
             self.remove(old, EndReason::Replaced);
         }
         let sections = negotiated.sections.iter().filter(|s| s.pt.is_some()).map(|s| (s.mid, s.kind)).collect();
-        let role = SessionRole::Publisher(Publishing { sections, ssrcs: HashMap::new(), media_at: None, silent: false });
-        let (key, answer) = self.insert(now, stream, role, negotiated, offer);
+        let (ufrag, answer) = (negotiated.ufrag, negotiated.answer);
+        let role = SessionRole::Publisher(Box::new(Publishing { rtc: negotiated.rtc, sections, ssrcs: HashMap::new(), media_at: None, silent: false }));
+        let (key, answer) = self.insert(now, stream, role, ufrag, answer, offer);
         let entry = self.streams.entry(self.sessions[&key].stream.clone()).or_default();
         entry.publisher = Some(key);
         entry.codecs = codecs;
         entry.keyframe_sent = None;
         entry.keyframe_pending = false;
         entry.newest_video = None;
+        entry.held.clear();
         self.stats.publishes += 1;
         Ok(answer)
     }
@@ -257,17 +269,23 @@ impl Sfu {
             return Err(RelayError::Full);
         }
         let stream_has_video = entry.codecs.video.is_some();
-        let negotiated = peer::answer(now, &self.shared, self.local, Leg::Viewer, offer, entry.codecs.for_viewers())?;
+        let mut negotiated = peer::answer(now, &self.shared, self.local, Leg::Viewer, offer, entry.codecs.for_viewers())?;
+        let transport = peer::viewer_transport(&mut negotiated, offer)?;
+        // Each stream starts at a random sequence number below 2^15, as SRTP without a signalled
+        // rollover counter requires.
         let outbound = |kind: MediaKind| {
-            negotiated.sections.iter().find(|s| s.kind == kind).and_then(|s| Some(Outbound { mid: s.mid, pt: s.pt?, seq_base: None }))
+            let (_, params) = transport.streams.iter().find(|(k, _)| *k == kind)?;
+            Some(Outbound::new(params.clone(), peer::random_u16() >> 1))
         };
-        let viewing = Viewing { video: outbound(MediaKind::Video), audio: outbound(MediaKind::Audio) };
+        let (video, audio) = (outbound(MediaKind::Video), outbound(MediaKind::Audio));
         // A viewer that cannot take the stream's video would see nothing: say so rather than
         // connect a black screen.
-        if stream_has_video && viewing.video.is_none() || viewing.video.is_none() && viewing.audio.is_none() {
+        if stream_has_video && video.is_none() || video.is_none() && audio.is_none() {
             return Err(RelayError::CodecUnsupported);
         }
-        let (key, answer) = self.insert(now, stream, SessionRole::Viewer(viewing), negotiated, offer);
+        let conn = Conn::new(now, self.shared.crypto.clone(), &self.shared.cert, transport.params).map_err(RelayError::Internal)?;
+        let role = SessionRole::Viewer(Box::new(Viewing { conn, video, audio, next_report: None }));
+        let (key, answer) = self.insert(now, stream, role, negotiated.ufrag, negotiated.answer, offer);
         let shared = self.sessions[&key].stream.clone();
         self.streams.entry(shared).or_default().viewers.push(key);
         self.stats.plays += 1;
@@ -288,12 +306,14 @@ impl Sfu {
         if fragment.ufrag.is_some() && fragment.ufrag != session.remote_ufrag {
             return Err(RelayError::IceRestartUnsupported);
         }
-        for (_, candidate) in fragment.candidates {
-            // The relay is ICE-lite and learns the client's address from its checks; a candidate
-            // the stack cannot use (an mDNS name, a TCP one) changes nothing.
-            match Candidate::from_sdp_string(&candidate) {
-                Ok(candidate) => session.rtc.add_remote_candidate(candidate),
-                Err(error) => tracing::debug!(%error, "ignoring a trickled candidate"),
+        // The relay is ICE-lite and learns the client's address from its checks: the candidates
+        // only matter to str0m, and one it cannot use (an mDNS name, a TCP one) changes nothing.
+        if let SessionRole::Publisher(publishing) = &mut session.role {
+            for (_, candidate) in fragment.candidates {
+                match Candidate::from_sdp_string(&candidate) {
+                    Ok(candidate) => publishing.rtc.add_remote_candidate(candidate),
+                    Err(error) => tracing::debug!(%error, "ignoring a trickled candidate"),
+                }
             }
         }
         self.after_input(now, key);
@@ -379,15 +399,31 @@ impl Sfu {
         };
         let session = self.sessions.get_mut(&key).expect("routes only name live sessions");
         session.last_heard = now;
-        let accepted = match Receive::new(Protocol::Udp, from, self.local, data) {
-            Ok(receive) => session.rtc.handle_input(Input::Receive(now, receive)).map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        if let Err(error) = accepted {
-            self.stats.read_errors += 1;
-            tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
+        match &mut session.role {
+            SessionRole::Publisher(publishing) => {
+                let accepted = match Receive::new(Protocol::Udp, from, self.local, data) {
+                    Ok(receive) => publishing.rtc.handle_input(Input::Receive(now, receive)).map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                };
+                if let Err(error) = accepted {
+                    self.stats.read_errors += 1;
+                    tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
+                }
+                self.after_input(now, key);
+            }
+            SessionRole::Viewer(viewing) => {
+                let feedback = match viewing.conn.handle_datagram(now, from, data) {
+                    Ok(Some(Incoming::Rtcp(packet))) => rtcp::feedback(&packet),
+                    Ok(_) => Vec::new(),
+                    Err(error) => {
+                        self.stats.read_errors += 1;
+                        tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
+                        Vec::new()
+                    }
+                };
+                self.viewer_feedback(now, key, feedback);
+            }
         }
-        self.after_input(now, key);
     }
 
     /// Time has passed: run every connection's deadlines that are due, and housekeeping. Cheap
@@ -408,10 +444,18 @@ impl Sfu {
                 continue; // Stale: the session has an earlier or later deadline queued too.
             }
             session.timeout = None;
-            if let Err(error) = session.rtc.handle_input(Input::Timeout(now)) {
-                tracing::debug!(%error, session = %session.id, "a connection's timer failed");
+            match &mut session.role {
+                SessionRole::Publisher(publishing) => {
+                    if let Err(error) = publishing.rtc.handle_input(Input::Timeout(now)) {
+                        tracing::debug!(%error, session = %session.id, "a connection's timer failed");
+                    }
+                    self.after_input(now, key);
+                }
+                SessionRole::Viewer(viewing) => {
+                    viewing.conn.handle_timeout(now);
+                    self.after_viewer_input(now, key, false);
+                }
             }
-            self.after_input(now, key);
         }
         if self.next_tick.is_none_or(|tick| tick <= now) {
             self.next_tick = Some(now + TICK);
@@ -450,17 +494,16 @@ impl Sfu {
         if self.sessions.len() >= self.limits.max_sessions { Err(RelayError::Full) } else { Ok(()) }
     }
 
-    fn insert(&mut self, now: Instant, stream: &str, role: SessionRole, negotiated: Negotiated, offer: &str) -> (Key, Answer) {
+    fn insert(&mut self, now: Instant, stream: &str, role: SessionRole, ufrag: String, answer: String, offer: &str) -> (Key, Answer) {
         let key = self.next_key;
         self.next_key += 1;
         let id = SessionId::random();
         let stream = self.streams.get_key_value(stream).map_or_else(|| Arc::from(stream), |(name, _)| name.clone());
-        let Negotiated { rtc, answer, ufrag, .. } = negotiated;
+        let is_publisher = matches!(role, SessionRole::Publisher(_));
         let session = Session {
             id,
             stream,
             role,
-            rtc,
             ufrag: ufrag.clone(),
             remote_ufrag: offer.lines().find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:")).map(str::to_owned),
             etag: peer::random_token(16),
@@ -470,7 +513,6 @@ impl Sfu {
             connected: false,
             timeout: None,
             closing: None,
-            written: false,
         };
         let answer = Answer { session: id, sdp: answer, etag: session.etag.clone() };
         self.ids.insert(id, key);
@@ -479,30 +521,35 @@ impl Sfu {
         if self.next_tick.is_none() {
             self.next_tick = Some(now + TICK);
         }
-        self.after_input(now, key);
+        if is_publisher {
+            self.after_input(now, key);
+        } else {
+            self.after_viewer_input(now, key, false);
+        }
         (key, answer)
     }
 
-    /// Drains what a connection produced after an input: datagrams, state changes, media.
+    /// Drains what a publisher's connection produced after an input: datagrams, state changes,
+    /// media.
     fn after_input(&mut self, now: Instant, key: Key) {
         let Some(session) = self.sessions.get_mut(&key) else { return };
+        let SessionRole::Publisher(publishing) = &mut session.role else { return };
         let mut connected_now = false;
-        let mut keyframe_wanted = false;
         let mut inbound = std::mem::take(&mut self.inbound);
         let mut due_rounds = 0;
         loop {
-            match session.rtc.poll_output() {
+            match publishing.rtc.poll_output() {
                 // str0m asks for a timeout "now" when an input left work that needs the clock
                 // (a packet to timestamp, a request to send): run it here rather than a
                 // millisecond later on a timer of its own.
                 Ok(Output::Timeout(at)) if at <= now && due_rounds < MAX_DUE_ROUNDS => {
                     due_rounds += 1;
-                    if let Err(error) = session.rtc.handle_input(Input::Timeout(now)) {
+                    if let Err(error) = publishing.rtc.handle_input(Input::Timeout(now)) {
                         tracing::debug!(%error, session = %session.id, "a connection's timer failed");
                     }
                 }
                 Ok(Output::Timeout(at)) => {
-                    reschedule(&mut self.timers, now, key, session, at);
+                    reschedule(&mut self.timers, now, key, &mut session.timeout, at);
                     break;
                 }
                 Ok(Output::Transmit(transmit)) => {
@@ -515,13 +562,10 @@ impl Sfu {
                     }
                     Event::Closed => session.closing = session.closing.or(Some(EndReason::Ended)),
                     Event::RtpPacket(packet) => {
-                        if let SessionRole::Publisher(publishing) = &mut session.role
-                            && let Some(kind) = kind_of(&mut session.rtc, publishing, packet.header.ssrc)
-                        {
+                        if let Some(kind) = kind_of(publishing, packet.header.ssrc) {
                             inbound.push((kind, packet));
                         }
                     }
-                    Event::KeyframeRequest(_) if matches!(session.role, SessionRole::Viewer(_)) => keyframe_wanted = true,
                     _ => {}
                 },
                 Err(error) => {
@@ -531,27 +575,19 @@ impl Sfu {
                 }
             }
         }
-        if !session.rtc.is_alive() {
+        if !publishing.rtc.is_alive() {
             session.closing = session.closing.or(Some(EndReason::Failed));
         }
         let mut resumed = false;
-        if let SessionRole::Publisher(publishing) = &mut session.role
-            && (connected_now || !inbound.is_empty())
-        {
+        if connected_now || !inbound.is_empty() {
             publishing.media_at = Some(now);
             resumed = std::mem::take(&mut publishing.silent);
         }
-        keyframe_wanted |= connected_now && matches!(session.role, SessionRole::Viewer(_));
         let stream = session.stream.clone();
-        let is_publisher = matches!(session.role, SessionRole::Publisher(_));
         let closing = session.closing;
 
         if connected_now {
-            if is_publisher {
-                self.events.push_back(RelayEvent::PublisherConnected { stream: stream.to_string() });
-            } else {
-                self.viewer_count_changed(&stream);
-            }
+            self.events.push_back(RelayEvent::PublisherConnected { stream: stream.to_string() });
         }
         if resumed {
             self.events.push_back(RelayEvent::PublisherResumed { stream: stream.to_string() });
@@ -561,6 +597,62 @@ impl Sfu {
             self.forward(now, &stream, kind, &packet);
         }
         self.inbound = inbound;
+        if let Some(reason) = closing {
+            self.remove(key, reason);
+        }
+    }
+
+    /// Acts on what a viewer's RTCP asked: resends what it lost, passes a keyframe request on to
+    /// the publisher, ends the session on a goodbye.
+    fn viewer_feedback(&mut self, now: Instant, key: Key, feedback: Vec<Feedback>) {
+        let Sfu { sessions, transmits, stats, scratch, .. } = self;
+        let Some(session) = sessions.get_mut(&key) else { return };
+        let SessionRole::Viewer(viewing) = &mut session.role else { return };
+        let mut keyframe_wanted = false;
+        for message in feedback {
+            match message {
+                Feedback::Nack { ssrc, seqs } => {
+                    let Viewing { conn, video, audio, .. } = &mut **viewing;
+                    let Some(stream) = [video.as_mut(), audio.as_mut()].into_iter().flatten().find(|o| o.ssrc() == ssrc) else { continue };
+                    stream.resend(&seqs, scratch, |packet, header_len, index| match conn.seal_rtp(packet, header_len, index) {
+                        Some(datagram) => {
+                            stats.retransmitted += 1;
+                            transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
+                        }
+                        None => stats.write_errors += 1,
+                    });
+                }
+                Feedback::Keyframe { .. } => keyframe_wanted = true,
+                Feedback::Bye => session.closing = session.closing.or(Some(EndReason::Ended)),
+            }
+        }
+        self.after_viewer_input(now, key, keyframe_wanted);
+    }
+
+    /// Drains what a viewer's connection produced after an input (handshake datagrams), and acts
+    /// on where it now is: connected (count it, ask for a keyframe), failed or closed (end it).
+    fn after_viewer_input(&mut self, now: Instant, key: Key, mut keyframe_wanted: bool) {
+        let Some(session) = self.sessions.get_mut(&key) else { return };
+        let SessionRole::Viewer(viewing) = &mut session.role else { return };
+        while let Some(datagram) = viewing.conn.poll_transmit() {
+            self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
+        }
+        let connected_now = viewing.conn.state() == conn::State::Connected && !session.connected;
+        session.connected |= connected_now;
+        match viewing.conn.state() {
+            conn::State::Failed => session.closing = session.closing.or(Some(EndReason::Failed)),
+            conn::State::Closed => session.closing = session.closing.or(Some(EndReason::Ended)),
+            conn::State::Connecting | conn::State::Connected => {}
+        }
+        if let Some(at) = viewing.conn.poll_timeout() {
+            reschedule(&mut self.timers, now, key, &mut session.timeout, at);
+        }
+        let stream = session.stream.clone();
+        let closing = session.closing;
+        if connected_now {
+            self.viewer_count_changed(&stream);
+            keyframe_wanted = true;
+        }
         if keyframe_wanted {
             self.request_keyframe(now, &stream);
         }
@@ -569,73 +661,65 @@ impl Sfu {
         }
     }
 
-    /// Writes one publisher packet to every connected viewer of the stream, and says when it must
-    /// go out: in this pass, or with the rest of its frame.
-    fn forward(&mut self, now: Instant, stream: &str, kind: MediaKind, packet: &RtpPacket) {
-        let Sfu { sessions, streams, stats, written, written_at, held_until, .. } = self;
-        let Some(entry) = streams.get_mut(stream) else { return };
+    /// Holds one publisher packet for the stream's viewers, and says when it must go out: in this
+    /// pass, or with the rest of its frame.
+    fn forward(&mut self, now: Instant, stream: &Arc<str>, kind: MediaKind, packet: &RtpPacket) {
+        let Some(entry) = self.streams.get_mut(stream) else { return };
         let seq = *packet.seq_no;
         let in_order = kind == MediaKind::Video && entry.newest_video.is_none_or(|newest| seq > newest);
         if in_order {
             entry.newest_video = Some(seq);
         }
         if in_order && !packet.header.marker {
-            held_until.get_or_insert(now + FRAME_HOLD);
+            self.held_until.get_or_insert(now + FRAME_HOLD);
         } else {
-            *written_at = Some(now);
+            self.written_at = Some(now);
         }
-        for key in &entry.viewers {
-            let Some(viewer) = sessions.get_mut(key) else { continue };
-            if !viewer.connected {
-                continue;
-            }
-            let SessionRole::Viewer(viewing) = &mut viewer.role else { continue };
-            let Some(out) = (if kind == MediaKind::Video { viewing.video.as_mut() } else { viewing.audio.as_mut() }) else { continue };
-            let base = *out.seq_base.get_or_insert_with(|| seq.saturating_sub(u64::from(peer::random_u16() >> 1)));
-            // A packet from before the viewer's first one (reordered on the way in) is late for
-            // this viewer anyway.
-            let Some(viewer_seq) = seq.checked_sub(base) else { continue };
-            let write = RtpWrite::new(out.pt, viewer_seq.into(), packet.header.timestamp, packet.timestamp, packet.payload.clone())
-                .marker(packet.header.marker)
-                .nackable(kind == MediaKind::Video);
-            let mut direct = viewer.rtc.direct_api();
-            let Some(sender) = direct.stream_tx_by_mid(out.mid, None) else {
-                stats.write_errors += 1;
-                continue;
-            };
-            sender.write_rtp(write);
-            stats.forwarded += 1;
-            if !viewer.written {
-                viewer.written = true;
-                written.push(*key);
-            }
+        let forwarded = Forwarded { seq, timestamp: packet.header.timestamp, marker: packet.header.marker, payload: packet.payload.clone(), received: now };
+        if entry.held.is_empty() {
+            self.held_streams.push(stream.clone());
         }
+        entry.held.push((kind, Arc::new(forwarded)));
     }
 
-    /// Sends what was written to viewers since the last flush: one pass over each such viewer's
-    /// connection however many packets it was given, so a burst of camera packets (a frame) costs
-    /// each viewer one timer run, not one per packet.
+    /// Sends what is held to every connected viewer, viewer by viewer: each packet rewritten for
+    /// the viewer and sealed, then the viewer's sender reports when they are due. A viewer's
+    /// packets of a frame are therefore adjacent in the queue, which `wire::send` turns into one
+    /// segmented message.
     fn flush(&mut self) {
         let Some(now) = self.written_at.take() else { return };
         self.held_until = None;
-        let mut written = std::mem::take(&mut self.written);
-        for key in written.drain(..) {
-            let Some(viewer) = self.sessions.get_mut(&key) else { continue };
-            viewer.written = false;
-            self.stats.flushes += 1;
-            // The packets are queued until the connection's clock runs; this runs it.
-            if let Err(error) = viewer.rtc.handle_input(Input::Timeout(now)) {
-                self.stats.write_errors += 1;
-                tracing::trace!(%error, "a viewer's connection refused a packet");
+        let epoch = *self.epoch.get_or_insert(now);
+        let Sfu { sessions, streams, stats, transmits, scratch, held_streams, .. } = self;
+        for stream in held_streams.drain(..) {
+            let Some(entry) = streams.get_mut(&stream) else { continue };
+            for key in &entry.viewers {
+                let Some(viewer) = sessions.get_mut(key) else { continue };
+                let SessionRole::Viewer(viewing) = &mut viewer.role else { continue };
+                if !viewer.connected {
+                    continue;
+                }
+                stats.flushes += 1;
+                for (kind, packet) in &entry.held {
+                    let Some((header_len, index)) = viewing.outbound(*kind).and_then(|out| out.write(packet, scratch)) else { continue };
+                    match viewing.conn.seal_rtp(scratch, header_len, index) {
+                        Some(datagram) => {
+                            stats.forwarded += 1;
+                            stats.bytes_out += datagram.data.len() as u64;
+                            transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
+                        }
+                        None => stats.write_errors += 1,
+                    }
+                }
+                if viewing.next_report.is_none_or(|at| at <= now) {
+                    viewing.next_report = Some(now + REPORT_INTERVAL);
+                    let reports: Vec<u8> = [&viewing.video, &viewing.audio].into_iter().flatten().filter_map(|out| out.report(now, epoch)).flatten().collect();
+                    if let Some(datagram) = viewing.conn.seal_rtcp(&reports).filter(|_| !reports.is_empty()) {
+                        transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
+                    }
+                }
             }
-            let before = self.transmits.len();
-            self.after_input(now, key);
-            self.stats.bytes_out += self.transmits.iter().skip(before).map(|t| t.data.len() as u64).sum::<u64>();
-        }
-        // A viewer's input can drain the publisher (a keyframe request) and so forward packets
-        // during this flush: those viewers are queued again, for the next flush.
-        if self.written.is_empty() {
-            self.written = written;
+            entry.held.clear();
         }
     }
 
@@ -648,11 +732,11 @@ impl Sfu {
         }
         let Some(key) = entry.publisher else { return };
         let Some(session) = self.sessions.get_mut(&key) else { return };
-        let SessionRole::Publisher(publishing) = &session.role else { return };
+        let SessionRole::Publisher(publishing) = &mut session.role else { return };
         let Some(mid) = publishing.sections.iter().find(|(_, kind)| *kind == MediaKind::Video).map(|(mid, _)| *mid) else { return };
         // The receive stream exists once the publisher's SSRC is known (from its offer or its
         // first packet); before that there is nothing to ask.
-        let mut direct = session.rtc.direct_api();
+        let mut direct = publishing.rtc.direct_api();
         let Some(receiver) = direct.stream_rx_by_mid(mid, None) else { return };
         receiver.request_keyframe(KeyframeRequestKind::Pli);
         entry.keyframe_sent = Some(now);
@@ -702,12 +786,23 @@ impl Sfu {
     fn remove(&mut self, key: Key, reason: EndReason) {
         let Some(mut session) = self.sessions.remove(&key) else { return };
         // Say goodbye (RTCP BYE, DTLS close_notify) where the connection is still up.
-        if session.rtc.is_alive() && session.rtc.close().is_ok() {
-            for _ in 0..MAX_CLOSING_OUTPUTS {
-                match session.rtc.poll_output() {
-                    Ok(Output::Transmit(transmit)) => self.transmits.push_back(Transmit { to: transmit.destination, data: transmit.contents.into() }),
-                    Ok(Output::Event(_)) => {}
-                    Ok(Output::Timeout(_)) | Err(_) => break,
+        match &mut session.role {
+            SessionRole::Publisher(publishing) => {
+                let rtc = &mut publishing.rtc;
+                if rtc.is_alive() && rtc.close().is_ok() {
+                    for _ in 0..MAX_CLOSING_OUTPUTS {
+                        match rtc.poll_output() {
+                            Ok(Output::Transmit(transmit)) => self.transmits.push_back(Transmit { to: transmit.destination, data: transmit.contents.into() }),
+                            Ok(Output::Event(_)) => {}
+                            Ok(Output::Timeout(_)) | Err(_) => break,
+                        }
+                    }
+                }
+            }
+            SessionRole::Viewer(viewing) => {
+                viewing.conn.close();
+                while let Some(datagram) = viewing.conn.poll_transmit() {
+                    self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
                 }
             }
         }
@@ -759,11 +854,11 @@ impl Sfu {
 
 /// What an incoming SSRC of a publisher carries: found once through its send stream's section,
 /// then remembered.
-fn kind_of(rtc: &mut Rtc, publishing: &mut Publishing, ssrc: Ssrc) -> Option<MediaKind> {
+fn kind_of(publishing: &mut Publishing, ssrc: Ssrc) -> Option<MediaKind> {
     if let Some(kind) = publishing.ssrcs.get(&ssrc) {
         return Some(*kind);
     }
-    let mid = rtc.direct_api().stream_rx(&ssrc)?.mid();
+    let mid = publishing.rtc.direct_api().stream_rx(&ssrc)?.mid();
     let kind = publishing.sections.iter().find(|(m, _)| *m == mid)?.1;
     publishing.ssrcs.insert(ssrc, kind);
     Some(kind)
@@ -772,11 +867,11 @@ fn kind_of(rtc: &mut Rtc, publishing: &mut Publishing, ssrc: Ssrc) -> Option<Med
 /// Queues the session's next deadline if it is earlier than the one already queued. A deadline
 /// that is already due is pushed a millisecond out, so a connection that keeps asking for "now"
 /// cannot spin the loop.
-fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, Key)>>, now: Instant, key: Key, session: &mut Session, at: Instant) {
+fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, Key)>>, now: Instant, key: Key, queued: &mut Option<Instant>, at: Instant) {
     let at = at.max(now + Duration::from_millis(1));
-    if session.timeout.is_none_or(|queued| at < queued) {
+    if queued.is_none_or(|queued| at < queued) {
         timers.push(Reverse((at, key)));
-        session.timeout = Some(at);
+        *queued = Some(at);
     }
 }
 

@@ -109,6 +109,8 @@ pub struct Conn {
     receivers: HashMap<u32, RtpReceiver>,
     transmits: VecDeque<Datagram>,
     buf: Vec<u8>,
+    /// The latest time an input came with, for output produced without one (a goodbye).
+    now: Instant,
 }
 
 struct Keys {
@@ -142,6 +144,7 @@ impl Conn {
             receivers: HashMap::new(),
             transmits: VecDeque::new(),
             buf: vec![0; DTLS_BUF],
+            now,
         };
         conn.drain_dtls(now);
         Ok(conn)
@@ -164,6 +167,7 @@ impl Conn {
     /// A datagram from `from`. Replies (STUN, DTLS) are queued for [`Conn::poll_transmit`];
     /// opened media is returned.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> Result<Option<Incoming>, Refused> {
+        self.now = self.now.max(now);
         match data.first() {
             Some(0..=3) => self.handle_check(now, from, data).map(|()| None),
             Some(20..=63) => {
@@ -194,6 +198,7 @@ impl Conn {
 
     /// Runs DTLS's retransmission timer when it is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         if self.dtls_timeout.is_some_and(|at| at <= now) {
             self.dtls_timeout = None;
             if let Err(error) = self.dtls.handle_timeout(now) {
@@ -228,9 +233,9 @@ impl Conn {
     }
 
     /// Says goodbye (DTLS close_notify) and stops.
-    pub fn close(&mut self, now: Instant) {
+    pub fn close(&mut self) {
         if matches!(self.state, State::Connected | State::Connecting) && self.dtls_connected && self.dtls.close().is_ok() {
-            self.drain_dtls(now);
+            self.drain_dtls(self.now);
         }
         self.state = State::Closed;
     }
@@ -335,8 +340,6 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
     use str0m::ice::TransId;
 
     struct Pair {
@@ -442,7 +445,7 @@ mod tests {
         let sent = pair.peer.seal_rtcp(&pli).unwrap();
         assert_eq!(pair.relay.handle_datagram(now, other, &sent.data), Err(Refused::Unchecked));
 
-        pair.peer.close(now + Duration::from_millis(1));
+        pair.peer.close();
         while let Some(d) = pair.peer.poll_transmit() {
             let _ = pair.relay.handle_datagram(now, pair.peer_addr, &d.data);
         }

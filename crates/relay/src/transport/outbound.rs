@@ -52,9 +52,10 @@ pub struct Outbound {
     extension: Vec<u8>,
     /// The viewer's first sequence number.
     start: u16,
-    /// Subtracted from the publisher's sequence numbers: each viewer's stream starts below 2^15,
-    /// as SRTP without a signalled rollover counter requires. Set by the first packet.
-    base: Option<u64>,
+    /// The publisher's sequence number of the first packet sent: it became `start`. Each
+    /// viewer's stream starts below 2^15 however long the publisher has been live, as SRTP
+    /// without a signalled rollover counter requires.
+    first: Option<u64>,
     history: VecDeque<(u64, Arc<Forwarded>)>,
     /// The retransmission stream's next SRTP index (its sequence number is the low 16 bits).
     rtx_index: u64,
@@ -65,7 +66,8 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// `start` is where the stream's sequence numbers begin (random, below 2^15).
+    /// `start` is where the stream's sequence numbers begin (random, below 2^15), or the
+    /// publisher's own number if that is lower.
     pub fn new(params: StreamParams, start: u16) -> Outbound {
         let extension = match &params.mid {
             Some((id, mid)) => {
@@ -82,7 +84,7 @@ impl Outbound {
         };
         // The retransmission stream numbers its packets on its own, from elsewhere in the space.
         let rtx_index = u64::from(start) + 0x4000;
-        Outbound { params, extension, start, base: None, history: VecDeque::with_capacity(HISTORY), rtx_index, packets: 0, octets: 0, newest: None }
+        Outbound { params, extension, start, first: None, history: VecDeque::with_capacity(HISTORY), rtx_index, packets: 0, octets: 0, newest: None }
     }
 
     pub fn ssrc(&self) -> u32 {
@@ -93,9 +95,15 @@ impl Outbound {
     /// header's length and the packet's SRTP index, or `None` for a packet from before this
     /// viewer's first one (reordered on the way in: late for this viewer anyway).
     pub fn write(&mut self, packet: &Arc<Forwarded>, out: &mut Vec<u8>) -> Option<(usize, u64)> {
-        let start = u64::from(self.start);
-        let base = *self.base.get_or_insert(packet.seq.wrapping_sub(start));
-        let index = packet.seq.checked_sub(base)?;
+        let first = match self.first {
+            Some(first) => first,
+            None => {
+                // A publisher still low in its numbers keeps them: any start below 2^15 will do.
+                self.start = self.start.min(u16::try_from(packet.seq).unwrap_or(u16::MAX));
+                *self.first.insert(packet.seq)
+            }
+        };
+        let index = u64::from(self.start) + packet.seq.checked_sub(first)?;
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
@@ -178,6 +186,9 @@ mod tests {
         let now = Instant::now();
         let mut stream = Outbound::new(params(false), 1000);
         let mut out = Vec::new();
+        let (_, index) = stream.write(&forwarded(7, false, now), &mut out).unwrap();
+        assert_eq!(index, 7, "a publisher's number below the viewer's start is kept");
+        let mut stream = Outbound::new(params(false), 1000);
         let (len, index) = stream.write(&forwarded(70_000, false, now), &mut out).unwrap();
         assert_eq!(index, 1000);
         let header = Header::parse(&out).unwrap();
