@@ -118,6 +118,10 @@ test("the farmer goes live, two buyers watch, and an order from the card moves t
     const now = await Promise.all(buyers.map(async (page) => (await playback(page)).frames));
     return now.every((frames, i) => frames > first[i] + 10);
   }, "frames keep decoding on both pages");
+  // The relay's sender reports (one a second) are what a browser lines the sound up with.
+  for (const page of buyers) {
+    await waitFor(async () => (await playback(page)).senderReports >= 2, "the relay's sender reports reach the buyer");
+  }
   // Decoded is not seen: the element itself must present the frames, with the sound beside them.
   for (const page of buyers) {
     await waitFor(async () => (await shown(page)).frames > 10, "the buyer's video element shows frames");

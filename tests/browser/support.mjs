@@ -133,15 +133,17 @@ export const RECORD_PEERS = `
 
 /**
  * What the page's newest RTCPeerConnection (see `RECORD_PEERS`) has decoded of its video: frames
- * so far, and the height of the last one.
+ * so far, the height of the last one, and how many RTCP sender reports it took for the video.
  */
 export async function playback(page) {
   return page.evaluate(async () => {
     const pc = window.__peers.at(-1);
-    let out = { frames: 0, height: 0 };
+    let out = { frames: 0, height: 0, senderReports: 0 };
     if (!pc) return out;
     (await pc.getStats()).forEach((report) => {
-      if (report.type === "inbound-rtp" && report.kind === "video") out = { frames: report.framesDecoded ?? 0, height: report.frameHeight ?? 0 };
+      if (report.type === "inbound-rtp" && report.kind === "video") Object.assign(out, { frames: report.framesDecoded ?? 0, height: report.frameHeight ?? 0 });
+      // Chromium makes this entry from the RTCP sender reports it takes for the stream.
+      if (report.type === "remote-outbound-rtp" && report.kind === "video") out.senderReports = report.reportsSent ?? 0;
     });
     return out;
   });

@@ -5,7 +5,8 @@
 //! media library crosses this boundary, so the library can be swapped without touching the server.
 //!
 //! - [`sfu`]: the sans-IO core: sessions, routing, forwarding, keyframe requests, timeouts.
-//! - [`peer`]: how the relay's peer connections are built (codecs, RTCP, ICE-lite).
+//! - [`peer`]: how the relay's peer connections are negotiated (codecs, RTCP, ICE-lite).
+//! - [`transport`]: the relay's own connections, which viewers use (ICE-lite, DTLS, SRTP, RTCP).
 //! - [`shell`]: the thread that owns the UDP socket and the timer and drives the core.
 //! - [`stun`], [`sdpfrag`]: the little parsing the relay does itself.
 
@@ -136,12 +137,14 @@ pub struct Stats {
     pub rtp_in: u64,
     /// RTP packets written to viewers' connections.
     pub forwarded: u64,
-    /// Passes over a viewer's connection to send what was written to it: one per viewer per
-    /// frame when frames come whole.
+    /// Times a viewer was sent what was held for it: one per viewer per frame when frames come
+    /// whole.
     pub flushes: u64,
     pub bytes_out: u64,
     /// Packets sent to viewers again because they asked (NACK).
     pub retransmitted: u64,
+    /// RTCP sender reports sent to viewers.
+    pub sender_reports: u64,
     pub keyframe_requests: u64,
     pub read_errors: u64,
     pub write_errors: u64,

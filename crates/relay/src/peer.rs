@@ -1,12 +1,13 @@
 //! Building the relay's peer connections: which codecs each side may use and the ICE-lite
 //! settings that let every connection share one socket.
 //!
-//! The media library is str0m, a sans-IO WebRTC stack. It replaced the webrtc-rs `rtc` crate
-//! because the fan-out benchmark demanded it: `rtc` moves each outgoing packet through a chain of
-//! handler queues and copies it per viewer (about 8 µs of a 13 µs forward), where str0m writes a
-//! shared payload straight into the viewer's SRTP context (about 2.5 µs). Everything of str0m that
-//! the rest of the crate touches is named here or in `sfu.rs`; nothing of it leaves the crate, so
-//! the library can be swapped again behind [`crate::Relay`].
+//! str0m, a sans-IO WebRTC stack, negotiates every session's SDP. A publisher's connection stays
+//! str0m's; a viewer's moves to the relay's own transport once the answer is written
+//! ([`viewer_transport`]), because the fan-out benchmark demanded it (str0m's per-packet send
+//! path and per-connection passes; see ARCHITECTURE.md). str0m had itself replaced the webrtc-rs
+//! `rtc` crate for the same reason. Everything of str0m that the rest of the crate touches is
+//! named here, in `sfu.rs` or in `transport/`; nothing of it leaves the crate, so the library can
+//! be swapped again behind [`crate::Relay`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -715,6 +715,7 @@ impl Sfu {
                     viewing.next_report = Some(now + REPORT_INTERVAL);
                     let reports: Vec<u8> = [&viewing.video, &viewing.audio].into_iter().flatten().filter_map(|out| out.report(now, epoch)).flatten().collect();
                     if let Some(datagram) = viewing.conn.seal_rtcp(&reports).filter(|_| !reports.is_empty()) {
+                        stats.sender_reports += 1;
                         transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
                     }
                 }

@@ -436,6 +436,41 @@ fn a_publisher_reaches_every_viewer_with_the_payload_intact() {
         assert!(received.iter().all(|p| p.payload[0] == 0x65 && p.payload[1] == p.header.sequence_number as u8), "payloads are untouched");
     }
     assert_eq!(world.sfu.stats().forwarded, 100);
+    // A sender report goes to each viewer with the first media, then once a second. (This client
+    // stack keeps them to itself; the browser tests see Chromium take them.)
+    assert_eq!(world.sfu.stats().sender_reports, 2);
+}
+
+#[test]
+fn what_comes_from_a_viewers_address_that_is_not_genuine_is_refused_and_changes_nothing() {
+    let mut world = World::live_with_a_viewer();
+    let buyer = world.client("buyer").addr;
+    let before = world.sfu.stats();
+    let now = world.now;
+    let mut forged_rtcp = vec![0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
+    forged_rtcp.extend_from_slice(&[0xAB; 20]); // an SRTCP trailer and tag that authenticate nothing
+    let forged: [&[u8]; 5] = [
+        b"\x00\x01\x00\x08\x21\x12\xA4\x42 a binding request that is not",
+        &[23, 254, 253, 0, 1, 0, 0, 0, 0, 0, 9, 0, 3, 1, 2, 3],
+        &forged_rtcp,
+        &[0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 3, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD, 0xCD],
+        &[0xFF; 10],
+    ];
+    for datagram in forged {
+        world.sfu.handle_datagram(now, buyer, datagram);
+    }
+    // DTLS drops a record it cannot read without a word (RFC 6347 §4.1.2.7); the rest are counted.
+    assert_eq!(world.sfu.stats().read_errors - before.read_errors, 4);
+    let answered: Vec<_> = std::iter::from_fn(|| world.sfu.poll_transmit()).filter(|t| t.to == buyer).collect();
+    assert!(answered.is_empty(), "nothing is answered: {answered:?}");
+    assert_eq!(world.sfu.viewers("corn"), 1);
+
+    for seq in 0..20 {
+        let now = world.now;
+        world.client("zhang").send_video(now, seq);
+        world.run(20);
+    }
+    assert_eq!(world.client("buyer").received.len(), 20, "the viewer plays on");
 }
 
 #[test]
@@ -772,3 +807,4 @@ fn a_browser_offer_is_answered_with_h264_first_and_only_codecs_the_relay_forward
     // A browser's WHEP offer is a valid offer too, but there is nothing to play yet.
     assert_eq!(sfu.play(Instant::now(), "corn", CHROMIUM_WHEP_OFFER).unwrap_err(), RelayError::NotLive);
 }
+

@@ -171,7 +171,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         ];
         let counters = [
             ("relay_forwarded_packets_total", "RTP packets written to viewers.", relay.forwarded),
-            ("relay_viewer_flushes_total", "Passes over a viewer's connection to send it media (about one per frame).", relay.flushes),
+            ("relay_viewer_flushes_total", "Times a viewer was sent held media (about one per frame).", relay.flushes),
+            ("relay_retransmitted_packets_total", "Packets sent to viewers again because they asked (NACK).", relay.retransmitted),
+            ("relay_sender_reports_total", "RTCP sender reports sent to viewers.", relay.sender_reports),
             ("relay_bytes_out_total", "Bytes of forwarded media.", relay.bytes_out),
             ("relay_rtp_in_total", "RTP packets received from cameras.", relay.rtp_in),
             ("relay_datagrams_in_total", "Datagrams received (media, RTCP, STUN, DTLS).", relay.datagrams_in),
