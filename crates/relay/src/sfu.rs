@@ -190,7 +190,7 @@ pub struct Sfu {
     held_streams: Vec<Arc<str>>,
     /// Set when something held must go out in this pass (audio, the end of a video frame, a
     /// late packet): the instant it was held.
-    written_at: Option<Instant>,
+    flush_at: Option<Instant>,
     /// When the oldest held video packet must go out if its frame's last packet has not come.
     held_until: Option<Instant>,
     /// Where a packet for a viewer is built before it is sealed.
@@ -219,7 +219,7 @@ impl Sfu {
             stats: Stats::default(),
             inbound: Vec::new(),
             held_streams: Vec::new(),
-            written_at: None,
+            flush_at: None,
             held_until: None,
             scratch: Vec::with_capacity(1500),
             epoch: None,
@@ -431,7 +431,7 @@ impl Sfu {
     /// [`Sfu::poll_timeout`]: that is how early deadlines ride on a datagram's pass.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.held_until.is_some_and(|at| at <= now) {
-            self.written_at.get_or_insert(now);
+            self.flush_at.get_or_insert(now);
         }
         self.flush();
         while let Some(Reverse((at, key))) = self.timers.peek().copied() {
@@ -464,9 +464,9 @@ impl Sfu {
     }
 
     /// The next datagram to send. The first call after forwarding the end of a frame flushes what
-    /// was written to viewers (see [`Sfu::flush`]), so poll after every batch of inputs.
+    /// is held for viewers (see [`Sfu::flush`]), so poll after every batch of inputs.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.written_at.is_some() {
+        if self.flush_at.is_some() {
             self.flush();
         }
         self.transmits.pop_front()
@@ -481,7 +481,7 @@ impl Sfu {
     /// earlier runs in any pass that calls `handle_timeout`, which the shell does after every
     /// batch of inputs.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if let Some(at) = self.written_at {
+        if let Some(at) = self.flush_at {
             return Some(at);
         }
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
@@ -673,7 +673,7 @@ impl Sfu {
         if in_order && !packet.header.marker {
             self.held_until.get_or_insert(now + FRAME_HOLD);
         } else {
-            self.written_at = Some(now);
+            self.flush_at = Some(now);
         }
         let forwarded = Forwarded { seq, timestamp: packet.header.timestamp, marker: packet.header.marker, payload: packet.payload.clone(), received: now };
         if entry.held.is_empty() {
@@ -687,7 +687,7 @@ impl Sfu {
     /// packets of a frame are therefore adjacent in the queue, which `wire::send` turns into one
     /// segmented message.
     fn flush(&mut self) {
-        let Some(now) = self.written_at.take() else { return };
+        let Some(now) = self.flush_at.take() else { return };
         self.held_until = None;
         let epoch = *self.epoch.get_or_insert(now);
         let Sfu { sessions, streams, stats, transmits, scratch, held_streams, .. } = self;
