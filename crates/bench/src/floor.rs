@@ -7,7 +7,7 @@
 //! process and pinned as the server is) does what the relay's thread does around its WebRTC
 //! stack: it waits in `poll(2)`, reads up to 64 datagrams, decrypts each camera packet once
 //! (SRTP AEAD_AES_256_GCM, RFC 7714, the profile the relay's connections with the bench's viewers
-//! use, with the cipher of the relay's own library), encrypts it again for every viewer under
+//! use, through the relay's own SRTP), encrypts it again for every viewer under
 //! that viewer's key with that viewer's SSRC and sequence number, and hands the lot to
 //! `relay::wire::send`, the relay's own sender (one `sendmmsg(2)`, a viewer's packets of a pass
 //! as one segmented message). It has no ICE, DTLS, RTCP, retransmission history or timers. The
@@ -31,7 +31,7 @@ use live_probe::Media;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use relay::sfu::Transmit;
 use serde::Serialize;
-use str0m::crypto::{AeadAes256Gcm, AeadAes256GcmCipher};
+use relay::transport::srtp::Profile;
 
 use crate::live::packets_lost;
 use crate::server::{cpu_seconds, pinned, wakeups};
@@ -112,23 +112,24 @@ pub fn forward() -> anyhow::Result<()> {
 const CAMERA_KEY: u8 = 0;
 
 /// One direction of an SRTP AEAD_AES_256_GCM context (RFC 7714) for one SSRC: the work a relay
-/// does per packet to decrypt the camera's or encrypt a viewer's, with the cipher str0m uses. The
-/// keys are fixed: they protect nothing here, the work is what is measured.
+/// does per packet to decrypt the camera's or encrypt a viewer's, through the relay's own SRTP
+/// (`relay::transport::srtp`), the packet built in a reused buffer first as the relay's flush
+/// builds it. The keys are fixed: they protect nothing here, the work is what is measured.
 struct Srtp {
-    cipher: Box<dyn AeadAes256GcmCipher>,
-    salt: [u8; AeadAes256Gcm::SALT_LEN],
+    srtp: relay::transport::srtp::Srtp,
     ssrc: u32,
     /// The next sequence number when sending.
     seq: u16,
     /// The rollover counter: how many times `seq` wrapped.
     roc: u32,
+    scratch: Vec<u8>,
 }
 
 impl Srtp {
     fn new(key: u8, encrypt: bool) -> Srtp {
         let provider = str0m::crypto::from_feature_flags();
-        let cipher = provider.srtp_provider.aead_aes_256_gcm().create_cipher([key; AeadAes256Gcm::KEY_LEN], encrypt);
-        Srtp { cipher, salt: [key ^ 0x5A; AeadAes256Gcm::SALT_LEN], ssrc: 0x1000 + u32::from(key), seq: 0, roc: 0 }
+        let srtp = relay::transport::srtp::Srtp::new(&provider, Profile::AeadAes256Gcm, &[key; 32], &[key ^ 0x5A; 12], encrypt);
+        Srtp { srtp, ssrc: 0x1000 + u32::from(key), seq: 0, roc: 0, scratch: Vec::with_capacity(1500) }
     }
 
     /// An SRTP packet of `packet`'s payload (what follows its RTP header) under this context's
@@ -139,28 +140,21 @@ impl Srtp {
             Some(next) => (next, roc),
             None => (0, roc.wrapping_add(1)),
         };
-        let mut out = vec![0; packet.len() + AeadAes256Gcm::TAG_LEN];
-        out[..RTP_HEADER].copy_from_slice(&packet[..RTP_HEADER]);
-        out[2..4].copy_from_slice(&seq.to_be_bytes());
-        out[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-        let (header, body) = out.split_at_mut(RTP_HEADER);
-        let iv = AeadAes256Gcm::rtp_iv(self.salt, self.ssrc, roc, seq);
-        self.cipher.encrypt(&iv, header, &packet[RTP_HEADER..], body).expect("the output is the input and a tag long");
-        out
+        self.scratch.clear();
+        self.scratch.extend_from_slice(packet);
+        self.scratch[2..4].copy_from_slice(&seq.to_be_bytes());
+        self.scratch[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        let index = (u64::from(roc) << 16) | u64::from(seq);
+        self.srtp.seal_rtp(&self.scratch, RTP_HEADER, index).expect("the packet has its header")
     }
 
     /// The camera's packet decrypted (its RTP header, then the payload), or `None` if it does not
     /// authenticate. The camera's sequence numbers do not wrap within a run, so the rollover
     /// counter stays 0.
     fn open(&mut self, packet: &[u8]) -> Option<Vec<u8>> {
-        let (header, body) = packet.split_at_checked(RTP_HEADER)?;
+        let header = packet.get(..RTP_HEADER)?;
         let seq = u16::from_be_bytes([header[2], header[3]]);
-        let iv = AeadAes256Gcm::rtp_iv(self.salt, self.ssrc, 0, seq);
-        let mut out = vec![0; packet.len()];
-        out[..RTP_HEADER].copy_from_slice(header);
-        let len = self.cipher.decrypt(&iv, &[header], body, &mut out[RTP_HEADER..]).ok()?;
-        out.truncate(RTP_HEADER + len);
-        Some(out)
+        self.srtp.open_rtp(packet, RTP_HEADER, u64::from(seq)).ok()
     }
 }
 

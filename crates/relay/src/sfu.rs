@@ -316,7 +316,7 @@ impl Sfu {
                 }
             }
         }
-        self.after_input(now, key);
+        self.after_publisher_input(now, key);
         Ok(())
     }
 
@@ -409,7 +409,7 @@ impl Sfu {
                     self.stats.read_errors += 1;
                     tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
                 }
-                self.after_input(now, key);
+                self.after_publisher_input(now, key);
             }
             SessionRole::Viewer(viewing) => {
                 let feedback = match viewing.conn.handle_datagram(now, from, data) {
@@ -449,7 +449,7 @@ impl Sfu {
                     if let Err(error) = publishing.rtc.handle_input(Input::Timeout(now)) {
                         tracing::debug!(%error, session = %session.id, "a connection's timer failed");
                     }
-                    self.after_input(now, key);
+                    self.after_publisher_input(now, key);
                 }
                 SessionRole::Viewer(viewing) => {
                     viewing.conn.handle_timeout(now);
@@ -522,7 +522,7 @@ impl Sfu {
             self.next_tick = Some(now + TICK);
         }
         if is_publisher {
-            self.after_input(now, key);
+            self.after_publisher_input(now, key);
         } else {
             self.after_viewer_input(now, key, false);
         }
@@ -531,7 +531,7 @@ impl Sfu {
 
     /// Drains what a publisher's connection produced after an input: datagrams, state changes,
     /// media.
-    fn after_input(&mut self, now: Instant, key: Key) {
+    fn after_publisher_input(&mut self, now: Instant, key: Key) {
         let Some(session) = self.sessions.get_mut(&key) else { return };
         let SessionRole::Publisher(publishing) = &mut session.role else { return };
         let mut connected_now = false;
@@ -743,7 +743,7 @@ impl Sfu {
         entry.keyframe_sent = Some(now);
         entry.keyframe_pending = false;
         self.stats.keyframe_requests += 1;
-        self.after_input(now, key);
+        self.after_publisher_input(now, key);
     }
 
     fn housekeeping(&mut self, now: Instant) {
