@@ -134,7 +134,10 @@ pub struct Stats {
     pub publishes: u64,
     pub plays: u64,
     pub datagrams_in: u64,
+    /// Media packets taken from publishers.
     pub rtp_in: u64,
+    /// Of those, packets a publisher lost on the way and sent again when the relay asked (NACK).
+    pub repaired: u64,
     /// RTP packets written to viewers' connections.
     pub forwarded: u64,
     /// Times a viewer was sent what was held for it: one per viewer per frame when frames come

@@ -1,13 +1,13 @@
 //! Building the relay's peer connections: which codecs each side may use and the ICE-lite
 //! settings that let every connection share one socket.
 //!
-//! str0m, a sans-IO WebRTC stack, negotiates every session's SDP. A publisher's connection stays
-//! str0m's; a viewer's moves to the relay's own transport once the answer is written
-//! ([`viewer_transport`]), because the fan-out benchmark demanded it (str0m's per-packet send
-//! path and per-connection passes; see ARCHITECTURE.md). str0m had itself replaced the webrtc-rs
-//! `rtc` crate for the same reason. Everything of str0m that the rest of the crate touches is
-//! named here, in `sfu.rs` or in `transport/`; nothing of it leaves the crate, so the library can
-//! be swapped again behind [`crate::Relay`].
+//! str0m, a sans-IO WebRTC stack, negotiates every session's SDP. The connection then moves to
+//! the relay's own transport once the answer is written ([`publisher_transport`],
+//! [`viewer_transport`]), because the fan-out benchmark demanded it (str0m's per-packet receive
+//! and send paths and per-connection passes; see ARCHITECTURE.md). str0m had itself replaced the
+//! webrtc-rs `rtc` crate for the same reason. Everything of str0m that the rest of the crate
+//! touches is named here, in `sfu.rs` or in `transport/`; nothing of it leaves the crate, so the
+//! library can be swapped again behind [`crate::Relay`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use str0m::{Candidate, Rtc};
 
 use crate::RelayError;
 use crate::transport::conn;
+use crate::transport::inbound::{InboundParams, Payload};
 use crate::transport::outbound::StreamParams;
 
 /// Payload types the relay registers; answers use whatever the offer numbered the codec.
@@ -191,8 +192,48 @@ pub fn answer(now: Instant, shared: &Shared, local: SocketAddr, leg: Leg, offer:
     Ok(Negotiated { rtc, answer: answer.to_sdp_string(), ufrag, sections })
 }
 
-/// A viewer's connection on the relay's own transport: what the negotiation settled, taken out
-/// of the str0m connection that did the negotiating (which is then dropped) and out of the SDP.
+/// A camera's connection on the relay's own transport: what the negotiation settled.
+pub struct PublisherTransport {
+    pub params: conn::Params,
+    pub inbound: InboundParams,
+}
+
+/// Moves a negotiated publisher connection onto the relay's own transport: which payload types
+/// carry what and the transport-wide sequence number extension, from the answer str0m wrote.
+pub fn publisher_transport(negotiated: &mut Negotiated, offer: &str) -> Result<PublisherTransport, RelayError> {
+    let params = conn_params(negotiated, offer)?;
+    let answer = &negotiated.answer;
+    let apt = |pt: &str| {
+        sdp_attributes(answer, "fmtp").find_map(|value| {
+            let (rtx, params) = value.split_once(' ')?;
+            (rtx == pt).then(|| params.trim().strip_prefix("apt=")?.parse::<u8>().ok()).flatten()
+        })
+    };
+    let mut payload_types = Vec::new();
+    let mut kind = None;
+    for line in answer.lines().map(str::trim_end) {
+        if let Some(media) = line.strip_prefix("m=") {
+            kind = match media.split(' ').next() {
+                Some("audio") => Some(MediaKind::Audio),
+                Some("video") => Some(MediaKind::Video),
+                _ => None,
+            };
+        } else if let (Some(kind), Some(rtpmap)) = (kind, line.strip_prefix("a=rtpmap:"))
+            && let Some((pt, codec)) = rtpmap.split_once(' ')
+            && let Ok(number) = pt.parse::<u8>()
+        {
+            let payload = if codec.to_ascii_lowercase().starts_with("rtx/") { apt(pt).map(|apt| Payload::Rtx { apt }) } else { Some(Payload::Media(kind)) };
+            payload_types.extend(payload.map(|payload| (number, payload)));
+        }
+    }
+    let twcc = sdp_attributes(answer, "extmap").find_map(|value| {
+        let (id, uri) = value.split_once(' ')?;
+        uri.trim().ends_with("transport-wide-cc-extensions-01").then(|| id.split('/').next()?.parse::<u8>().ok()).flatten()
+    });
+    Ok(PublisherTransport { params, inbound: InboundParams { payload_types, twcc } })
+}
+
+/// A viewer's connection on the relay's own transport: what the negotiation settled.
 pub struct ViewerTransport {
     pub params: conn::Params,
     /// Each section the viewer takes media on: its kind and its send stream.
@@ -202,15 +243,8 @@ pub struct ViewerTransport {
 /// Moves a negotiated viewer connection onto the relay's own transport: str0m chose the codecs
 /// and wrote the answer (ICE credentials, SSRCs, the DTLS role); the connection itself is ours.
 pub fn viewer_transport(negotiated: &mut Negotiated, offer: &str) -> Result<ViewerTransport, RelayError> {
+    let params = conn_params(negotiated, offer)?;
     let answer = &negotiated.answer;
-    let remote_fingerprint = sdp_attributes(offer, "fingerprint")
-        .find_map(|value| value.parse::<Fingerprint>().ok())
-        .ok_or_else(|| RelayError::BadSdp("the offer has no usable a=fingerprint".into()))?;
-    let dtls_client = match sdp_attributes(answer, "setup").next() {
-        Some("active") => true,
-        Some("passive") => false,
-        other => return Err(RelayError::Internal(format!("the answer's DTLS role is {other:?}"))),
-    };
     let mid_extension = sdp_attributes(answer, "extmap")
         .find_map(|value| value.strip_suffix(" urn:ietf:params:rtp-hdrext:sdes:mid")?.split('/').next()?.parse::<u8>().ok());
     let rtx_of = |pt: u8| {
@@ -219,7 +253,6 @@ pub fn viewer_transport(negotiated: &mut Negotiated, offer: &str) -> Result<View
             (params.trim() == format!("apt={pt}")).then(|| rtx.parse::<u8>().ok()).flatten()
         })
     };
-    let credentials = negotiated.rtc.direct_api().local_ice_credentials();
     let mut streams = Vec::new();
     for section in &negotiated.sections {
         let Some(pt) = section.pt else { continue };
@@ -232,8 +265,22 @@ pub fn viewer_transport(negotiated: &mut Negotiated, offer: &str) -> Result<View
         let mid = mid_extension.map(|id| (id, section.mid.to_string()));
         streams.push((section.kind, StreamParams { ssrc, payload_type, rtx, mid, clock_rate }));
     }
-    let params = conn::Params { ufrag: credentials.ufrag, pwd: credentials.pass, remote_fingerprint, dtls_client };
     Ok(ViewerTransport { params, streams })
+}
+
+/// What either leg's connection needs from the negotiation: our ICE credentials, the peer's
+/// certificate fingerprint (from the offer) and the DTLS role the answer took.
+fn conn_params(negotiated: &mut Negotiated, offer: &str) -> Result<conn::Params, RelayError> {
+    let remote_fingerprint = sdp_attributes(offer, "fingerprint")
+        .find_map(|value| value.parse::<Fingerprint>().ok())
+        .ok_or_else(|| RelayError::BadSdp("the offer has no usable a=fingerprint".into()))?;
+    let dtls_client = match sdp_attributes(&negotiated.answer, "setup").next() {
+        Some("active") => true,
+        Some("passive") => false,
+        other => return Err(RelayError::Internal(format!("the answer's DTLS role is {other:?}"))),
+    };
+    let credentials = negotiated.rtc.direct_api().local_ice_credentials();
+    Ok(conn::Params { ufrag: credentials.ufrag, pwd: credentials.pass, remote_fingerprint, dtls_client })
 }
 
 /// The values of `a=<name>:` lines, session-level and media-level alike, in order.
@@ -257,6 +304,12 @@ pub fn random_u16() -> u16 {
     let mut bytes = [0u8; 2];
     getrandom::fill(&mut bytes).expect("the operating system has no random source");
     u16::from_le_bytes(bytes)
+}
+
+pub fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the operating system has no random source");
+    u32::from_le_bytes(bytes)
 }
 
 #[cfg(test)]

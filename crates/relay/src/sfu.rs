@@ -1,13 +1,17 @@
 //! The relay's sans-IO core: every peer connection of every stream, fed datagrams, commands and
 //! the current time, answering with datagrams to send and events for the marketplace.
 //!
-//! Like the connections it owns (str0m and the relay's own transport are sans-IO too), [`Sfu`]
-//! does no IO and reads no clock: the shell in `shell.rs` owns the socket and the timer. That
-//! keeps the forwarding path a plain function call per viewer, with no task, channel or lock per
-//! packet, and lets the tests drive whole sessions in memory.
+//! Like the connections it owns (the relay's own transport is sans-IO too), [`Sfu`] does no IO
+//! and reads no clock: the shell in `shell.rs` owns the socket and the timer. That keeps the
+//! forwarding path a plain function call per viewer, with no task, channel or lock per packet,
+//! and lets the tests drive whole sessions in memory.
 //!
-//! A publisher's connection is str0m's; a viewer's is the relay's own ([`crate::transport`]):
-//! ICE-lite answers, DTLS, SRTP, and the few RTCP messages a viewer sends (NACK, PLI, FIR, BYE).
+//! str0m negotiates each session's SDP; the connection itself is the relay's own
+//! ([`crate::transport`]): ICE-lite answers, DTLS and SRTP for both legs. On a camera's leg the
+//! relay unwraps retransmissions, asks for lost packets, and sends the receiver reports and
+//! transport-wide congestion feedback the camera's rate control runs on ([`Inbound`]). On a
+//! viewer's leg it rewrites each packet for the viewer ([`Outbound`]) and answers the few RTCP
+//! messages a viewer sends (NACK, PLI, FIR, BYE).
 //!
 //! Forwarding: a publisher's RTP packet is decrypted once and held, shared, with the rest of its
 //! frame. A flush then goes viewer by viewer: each held packet is rewritten to the viewer's SSRC,
@@ -26,13 +30,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpPacket, Ssrc};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::media::MediaKind;
 
 use crate::peer::{self, Leg, Shared, StreamCodecs};
 use crate::transport::conn::{self, Conn, Incoming};
+use crate::transport::inbound::Inbound;
 use crate::transport::outbound::{Forwarded, Outbound, REPORT_INTERVAL};
 use crate::transport::rtcp::{self, Feedback};
 use crate::{Answer, EndReason, RelayError, RelayEvent, Role, SessionId, SessionInfo, Stats, StreamState, sdpfrag, stun};
@@ -80,12 +82,13 @@ pub struct Transmit {
 
 /// The housekeeping period: pending keyframe requests and timeouts are looked at this often.
 const TICK: Duration = Duration::from_millis(100);
-/// How late periodic work may run. str0m's connections want the clock often (the camera's NACK
-/// poll every 33 ms, reports), and each such deadline met on its own wakes the
+/// How late periodic work may run. A camera's connection wants the clock often (its congestion
+/// feedback every 100 ms, NACK retries, reports), and each such deadline met on its own wakes the
 /// relay thread, on an idle core, for a pass whose cost is mostly that wake-up. With the slack,
 /// a deadline is met by the next datagram's pass when one comes within it (a camera at 15 fps
 /// sends a frame every 67 ms, audio every 20 ms) and by a wake-up of its own only when none
-/// does. Media written to viewers has no slack: it goes out in the pass that wrote it.
+/// does. Media written to viewers has no slack: it goes out in the pass that wrote it, and so
+/// does the first request for a packet the camera lost.
 const TIMER_SLACK: Duration = Duration::from_millis(40);
 /// How long a video packet that does not end its frame may wait for the rest of the frame. A
 /// browser sends the packets of an ordinary frame within a millisecond or so of each other, but
@@ -96,11 +99,6 @@ const TIMER_SLACK: Duration = Duration::from_millis(40);
 const FRAME_HOLD: Duration = Duration::from_millis(15);
 /// Addresses one session may be reached from (a client's candidates); more are ignored.
 const MAX_ADDRS_PER_SESSION: usize = 8;
-/// Outputs drained from a closing connection at most (its goodbye is a datagram or two).
-const MAX_CLOSING_OUTPUTS: usize = 16;
-/// Due deadlines run in one drain at most, so a connection that keeps asking for "now" cannot
-/// spin the loop.
-const MAX_DUE_ROUNDS: usize = 4;
 
 type Key = u64;
 
@@ -126,13 +124,10 @@ enum SessionRole {
     Viewer(Box<Viewing>),
 }
 
-/// A camera's connection: str0m's.
+/// A camera's connection: the relay's own transport and the camera's media as received.
 struct Publishing {
-    rtc: Rtc,
-    /// The publisher's media sections: what each carries.
-    sections: Vec<(Mid, MediaKind)>,
-    /// What each incoming SSRC carries, learnt from its first packet.
-    ssrcs: HashMap<Ssrc, MediaKind>,
+    conn: Conn,
+    inbound: Inbound,
     /// When media last came in; before the first packet, when the connection came up.
     media_at: Option<Instant>,
     /// Reported silent ([`RelayEvent::PublisherSilent`]) and not yet resumed.
@@ -184,8 +179,6 @@ pub struct Sfu {
     transmits: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     stats: Stats,
-    /// Reused between datagrams so reading a publisher's packets allocates nothing.
-    inbound: Vec<(MediaKind, RtpPacket)>,
     /// Streams with packets held for the next flush.
     held_streams: Vec<Arc<str>>,
     /// Set when something held must go out in this pass (audio, the end of a video frame, a
@@ -217,7 +210,6 @@ impl Sfu {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
-            inbound: Vec::new(),
             held_streams: Vec::new(),
             flush_at: None,
             held_until: None,
@@ -232,19 +224,20 @@ impl Sfu {
     pub fn publish(&mut self, now: Instant, stream: &str, offer: &str) -> Result<Answer, RelayError> {
         self.check_capacity()?;
         let video = peer::choose_video_codec(offer);
-        let negotiated = peer::answer(now, &self.shared, self.local, Leg::Publisher, offer, StreamCodecs { video, audio: true })?;
+        let mut negotiated = peer::answer(now, &self.shared, self.local, Leg::Publisher, offer, StreamCodecs { video, audio: true })?;
         let taken = |kind: MediaKind| negotiated.sections.iter().any(|s| s.kind == kind && s.pt.is_some());
         let codecs = StreamCodecs { video: video.filter(|_| taken(MediaKind::Video)), audio: taken(MediaKind::Audio) };
         if codecs.video.is_none() && !codecs.audio {
             return Err(RelayError::NoMedia);
         }
+        let transport = peer::publisher_transport(&mut negotiated, offer)?;
+        let conn = Conn::new(now, self.shared.crypto.clone(), &self.shared.cert, transport.params).map_err(RelayError::Internal)?;
+        let inbound = Inbound::new(now, transport.inbound, peer::random_u32());
         if let Some(old) = self.streams.get(stream).and_then(|s| s.publisher) {
             self.remove(old, EndReason::Replaced);
         }
-        let sections = negotiated.sections.iter().filter(|s| s.pt.is_some()).map(|s| (s.mid, s.kind)).collect();
-        let (ufrag, answer) = (negotiated.ufrag, negotiated.answer);
-        let role = SessionRole::Publisher(Box::new(Publishing { rtc: negotiated.rtc, sections, ssrcs: HashMap::new(), media_at: None, silent: false }));
-        let (key, answer) = self.insert(now, stream, role, ufrag, answer, offer);
+        let role = SessionRole::Publisher(Box::new(Publishing { conn, inbound, media_at: None, silent: false }));
+        let (key, answer) = self.insert(now, stream, role, negotiated.ufrag, negotiated.answer, offer);
         let entry = self.streams.entry(self.sessions[&key].stream.clone()).or_default();
         entry.publisher = Some(key);
         entry.codecs = codecs;
@@ -306,17 +299,9 @@ impl Sfu {
         if fragment.ufrag.is_some() && fragment.ufrag != session.remote_ufrag {
             return Err(RelayError::IceRestartUnsupported);
         }
-        // The relay is ICE-lite and learns the client's address from its checks: the candidates
-        // only matter to str0m, and one it cannot use (an mDNS name, a TCP one) changes nothing.
-        if let SessionRole::Publisher(publishing) = &mut session.role {
-            for (_, candidate) in fragment.candidates {
-                match Candidate::from_sdp_string(&candidate) {
-                    Ok(candidate) => publishing.rtc.add_remote_candidate(candidate),
-                    Err(error) => tracing::debug!(%error, "ignoring a trickled candidate"),
-                }
-            }
-        }
-        self.after_publisher_input(now, key);
+        // The relay is ICE-lite and learns the client's address from its checks, so a trickled
+        // candidate changes nothing: the fragment is checked and accepted.
+        tracing::debug!(session = %session.id, candidates = fragment.candidates.len(), at = ?now, "trickled candidates");
         Ok(())
     }
 
@@ -401,13 +386,29 @@ impl Sfu {
         session.last_heard = now;
         match &mut session.role {
             SessionRole::Publisher(publishing) => {
-                let accepted = match Receive::new(Protocol::Udp, from, self.local, data) {
-                    Ok(receive) => publishing.rtc.handle_input(Input::Receive(now, receive)).map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
+                let media = match publishing.conn.handle_datagram(now, from, data) {
+                    Ok(Some(Incoming::Rtp { packet, header, index })) => publishing.inbound.receive(now, &packet, &header, index).map(|media| (media, packet)),
+                    Ok(Some(Incoming::Rtcp(packet))) => {
+                        publishing.inbound.handle_rtcp(now, &packet);
+                        None
+                    }
+                    Ok(None) => None,
+                    Err(error) => {
+                        self.stats.read_errors += 1;
+                        tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
+                        None
+                    }
                 };
-                if let Err(error) = accepted {
-                    self.stats.read_errors += 1;
-                    tracing::debug!(%error, session = %session.id, "a datagram the connection refused");
+                if let Some((media, packet)) = media {
+                    publishing.media_at = Some(now);
+                    let stream = session.stream.clone();
+                    if std::mem::take(&mut publishing.silent) {
+                        self.events.push_back(RelayEvent::PublisherResumed { stream: stream.to_string() });
+                    }
+                    self.stats.rtp_in += 1;
+                    self.stats.repaired += u64::from(media.repaired);
+                    let forwarded = Forwarded { seq: media.seq, timestamp: media.timestamp, marker: media.marker, payload: Arc::from(&packet[media.payload]), received: now };
+                    self.forward(now, &stream, media.kind, forwarded);
                 }
                 self.after_publisher_input(now, key);
             }
@@ -446,9 +447,7 @@ impl Sfu {
             session.timeout = None;
             match &mut session.role {
                 SessionRole::Publisher(publishing) => {
-                    if let Err(error) = publishing.rtc.handle_input(Input::Timeout(now)) {
-                        tracing::debug!(%error, session = %session.id, "a connection's timer failed");
-                    }
+                    publishing.conn.handle_timeout(now);
                     self.after_publisher_input(now, key);
                 }
                 SessionRole::Viewer(viewing) => {
@@ -529,75 +528,37 @@ impl Sfu {
         (key, answer)
     }
 
-    /// Drains what a publisher's connection produced after an input: datagrams, state changes,
-    /// media.
+    /// Drains what a publisher's connection produced after an input (handshake datagrams, the
+    /// RTCP that fell due), and acts on where it now is: connected (say so), failed or closed
+    /// (end it and its viewers).
     fn after_publisher_input(&mut self, now: Instant, key: Key) {
         let Some(session) = self.sessions.get_mut(&key) else { return };
         let SessionRole::Publisher(publishing) = &mut session.role else { return };
-        let mut connected_now = false;
-        let mut inbound = std::mem::take(&mut self.inbound);
-        let mut due_rounds = 0;
-        loop {
-            match publishing.rtc.poll_output() {
-                // str0m asks for a timeout "now" when an input left work that needs the clock
-                // (a packet to timestamp, a request to send): run it here rather than a
-                // millisecond later on a timer of its own.
-                Ok(Output::Timeout(at)) if at <= now && due_rounds < MAX_DUE_ROUNDS => {
-                    due_rounds += 1;
-                    if let Err(error) = publishing.rtc.handle_input(Input::Timeout(now)) {
-                        tracing::debug!(%error, session = %session.id, "a connection's timer failed");
-                    }
-                }
-                Ok(Output::Timeout(at)) => {
-                    reschedule(&mut self.timers, now, key, &mut session.timeout, at);
-                    break;
-                }
-                Ok(Output::Transmit(transmit)) => {
-                    self.transmits.push_back(Transmit { to: transmit.destination, data: transmit.contents.into() });
-                }
-                Ok(Output::Event(event)) => match event {
-                    Event::Connected if !session.connected => {
-                        session.connected = true;
-                        connected_now = true;
-                    }
-                    Event::Closed => session.closing = session.closing.or(Some(EndReason::Ended)),
-                    Event::RtpPacket(packet) => {
-                        if let Some(kind) = kind_of(publishing, packet.header.ssrc) {
-                            inbound.push((kind, packet));
-                        }
-                    }
-                    _ => {}
-                },
-                Err(error) => {
-                    tracing::debug!(%error, session = %session.id, "a connection failed");
-                    session.closing = Some(EndReason::Failed);
-                    break;
-                }
-            }
+        let Publishing { conn, inbound, .. } = &mut **publishing;
+        if let Some(compound) = inbound.poll_rtcp(now)
+            && let Some(datagram) = conn.seal_rtcp(&compound)
+        {
+            self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
         }
-        if !publishing.rtc.is_alive() {
-            session.closing = session.closing.or(Some(EndReason::Failed));
+        while let Some(datagram) = conn.poll_transmit() {
+            self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
         }
-        let mut resumed = false;
-        if connected_now || !inbound.is_empty() {
-            publishing.media_at = Some(now);
-            resumed = std::mem::take(&mut publishing.silent);
+        let connected_now = conn.state() == conn::State::Connected && !session.connected;
+        session.connected |= connected_now;
+        match conn.state() {
+            conn::State::Failed => session.closing = session.closing.or(Some(EndReason::Failed)),
+            conn::State::Closed => session.closing = session.closing.or(Some(EndReason::Ended)),
+            conn::State::Connecting | conn::State::Connected => {}
         }
-        let stream = session.stream.clone();
-        let closing = session.closing;
-
+        if let Some(at) = [conn.poll_timeout(), inbound.poll_timeout()].into_iter().flatten().min() {
+            reschedule(&mut self.timers, now, key, &mut session.timeout, at);
+        }
         if connected_now {
-            self.events.push_back(RelayEvent::PublisherConnected { stream: stream.to_string() });
+            // The silence clock starts when the connection comes up.
+            publishing.media_at = Some(now);
+            self.events.push_back(RelayEvent::PublisherConnected { stream: session.stream.to_string() });
         }
-        if resumed {
-            self.events.push_back(RelayEvent::PublisherResumed { stream: stream.to_string() });
-        }
-        self.stats.rtp_in += inbound.len() as u64;
-        for (kind, packet) in inbound.drain(..) {
-            self.forward(now, &stream, kind, &packet);
-        }
-        self.inbound = inbound;
-        if let Some(reason) = closing {
+        if let Some(reason) = session.closing {
             self.remove(key, reason);
         }
     }
@@ -624,6 +585,7 @@ impl Sfu {
                 }
                 Feedback::Keyframe { .. } => keyframe_wanted = true,
                 Feedback::Bye => session.closing = session.closing.or(Some(EndReason::Ended)),
+                Feedback::SenderReport { .. } => {} // A viewer sends none; it would change nothing.
             }
         }
         self.after_viewer_input(now, key, keyframe_wanted);
@@ -663,19 +625,18 @@ impl Sfu {
 
     /// Holds one publisher packet for the stream's viewers, and says when it must go out: in this
     /// pass, or with the rest of its frame.
-    fn forward(&mut self, now: Instant, stream: &Arc<str>, kind: MediaKind, packet: &RtpPacket) {
+    fn forward(&mut self, now: Instant, stream: &Arc<str>, kind: MediaKind, forwarded: Forwarded) {
         let Some(entry) = self.streams.get_mut(stream) else { return };
-        let seq = *packet.seq_no;
+        let seq = forwarded.seq;
         let in_order = kind == MediaKind::Video && entry.newest_video.is_none_or(|newest| seq > newest);
         if in_order {
             entry.newest_video = Some(seq);
         }
-        if in_order && !packet.header.marker {
+        if in_order && !forwarded.marker {
             self.held_until.get_or_insert(now + FRAME_HOLD);
         } else {
             self.flush_at = Some(now);
         }
-        let forwarded = Forwarded { seq, timestamp: packet.header.timestamp, marker: packet.header.marker, payload: packet.payload.clone(), received: now };
         if entry.held.is_empty() {
             self.held_streams.push(stream.clone());
         }
@@ -734,16 +695,14 @@ impl Sfu {
         let Some(key) = entry.publisher else { return };
         let Some(session) = self.sessions.get_mut(&key) else { return };
         let SessionRole::Publisher(publishing) = &mut session.role else { return };
-        let Some(mid) = publishing.sections.iter().find(|(_, kind)| *kind == MediaKind::Video).map(|(mid, _)| *mid) else { return };
-        // The receive stream exists once the publisher's SSRC is known (from its offer or its
-        // first packet); before that there is nothing to ask.
-        let mut direct = publishing.rtc.direct_api();
-        let Some(receiver) = direct.stream_rx_by_mid(mid, None) else { return };
-        receiver.request_keyframe(KeyframeRequestKind::Pli);
+        // The camera's video SSRC is known from its first packet; before that there is nothing
+        // to ask, and the first frame is a key frame anyway.
+        let Some(pli) = publishing.inbound.keyframe_request() else { return };
+        let Some(datagram) = publishing.conn.seal_rtcp(&pli) else { return };
+        self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
         entry.keyframe_sent = Some(now);
         entry.keyframe_pending = false;
         self.stats.keyframe_requests += 1;
-        self.after_publisher_input(now, key);
     }
 
     fn housekeeping(&mut self, now: Instant) {
@@ -786,26 +745,14 @@ impl Sfu {
     /// Closes a session and forgets it; a publisher takes its viewers with it.
     fn remove(&mut self, key: Key, reason: EndReason) {
         let Some(mut session) = self.sessions.remove(&key) else { return };
-        // Say goodbye (RTCP BYE, DTLS close_notify) where the connection is still up.
-        match &mut session.role {
-            SessionRole::Publisher(publishing) => {
-                let rtc = &mut publishing.rtc;
-                if rtc.is_alive() && rtc.close().is_ok() {
-                    for _ in 0..MAX_CLOSING_OUTPUTS {
-                        match rtc.poll_output() {
-                            Ok(Output::Transmit(transmit)) => self.transmits.push_back(Transmit { to: transmit.destination, data: transmit.contents.into() }),
-                            Ok(Output::Event(_)) => {}
-                            Ok(Output::Timeout(_)) | Err(_) => break,
-                        }
-                    }
-                }
-            }
-            SessionRole::Viewer(viewing) => {
-                viewing.conn.close();
-                while let Some(datagram) = viewing.conn.poll_transmit() {
-                    self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
-                }
-            }
+        // Say goodbye (DTLS close_notify) where the connection is still up.
+        let conn = match &mut session.role {
+            SessionRole::Publisher(publishing) => &mut publishing.conn,
+            SessionRole::Viewer(viewing) => &mut viewing.conn,
+        };
+        conn.close();
+        while let Some(datagram) = conn.poll_transmit() {
+            self.transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
         }
         self.ids.remove(&session.id);
         self.ufrags.remove(&session.ufrag);
@@ -851,18 +798,6 @@ impl Sfu {
             self.timers.retain(|Reverse((at, key))| sessions.get(key).is_some_and(|s| s.timeout == Some(*at)));
         }
     }
-}
-
-/// What an incoming SSRC of a publisher carries: found once through its send stream's section,
-/// then remembered.
-fn kind_of(publishing: &mut Publishing, ssrc: Ssrc) -> Option<MediaKind> {
-    if let Some(kind) = publishing.ssrcs.get(&ssrc) {
-        return Some(*kind);
-    }
-    let mid = publishing.rtc.direct_api().stream_rx(&ssrc)?.mid();
-    let kind = publishing.sections.iter().find(|(m, _)| *m == mid)?.1;
-    publishing.ssrcs.insert(ssrc, kind);
-    Some(kind)
 }
 
 /// Queues the session's next deadline if it is earlier than the one already queued. A deadline

@@ -32,14 +32,16 @@ use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 const RELAY: &str = "10.0.0.1:3478";
 
-/// Marks inbound keyframe requests (PLI, FIR) for a test client's application, so that a test can
-/// count the requests that reach a publisher. Everything else passes unmarked.
+/// Marks inbound keyframe requests (PLI, FIR) and receiver reports for a test client's
+/// application, so that a test can count what reaches a publisher. Everything else passes
+/// unmarked.
 #[derive(Default)]
 pub struct KeyframeRequests {
     read: VecDeque<TaggedPacket>,
@@ -56,7 +58,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet
             && packets.iter().any(|p| {
-                p.as_any().downcast_ref::<PictureLossIndication>().is_some() || p.as_any().downcast_ref::<FullIntraRequest>().is_some()
+                is_keyframe_request(p.as_ref()) || p.as_any().downcast_ref::<ReceiverReport>().is_some()
             })
         {
             msg.message.add(Attribute::DeliverToApplication);
@@ -102,7 +104,14 @@ struct Client {
     connected: bool,
     received: Vec<rtp::Packet>,
     keyframe_requests: usize,
+    /// Receiver reports about what the client sends, with the highest sequence number each
+    /// said was received.
+    receiver_reports: Vec<u32>,
     sender: Option<RTCRtpSenderId>,
+}
+
+fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
+    packet.as_any().downcast_ref::<PictureLossIndication>().is_some() || packet.as_any().downcast_ref::<FullIntraRequest>().is_some()
 }
 
 impl Client {
@@ -118,7 +127,7 @@ impl Client {
             .with_interceptor_registry(registry)
             .build(now)
             .unwrap();
-        Client { addr: format!("10.0.0.2:{port}").parse().unwrap(), pc, connected: false, received: Vec::new(), keyframe_requests: 0, sender: None }
+        Client { addr: format!("10.0.0.2:{port}").parse().unwrap(), pc, connected: false, received: Vec::new(), keyframe_requests: 0, receiver_reports: Vec::new(), sender: None }
     }
 
     /// A publisher sending H.264 video only.
@@ -224,7 +233,15 @@ impl Client {
         while let Some(TaggedRTCMessage { message, .. }) = self.pc.poll_read() {
             match message {
                 RTCMessage::RtpPacket(_, packet) => self.received.push(packet),
-                RTCMessage::RtcpPacket(_, _) => self.keyframe_requests += 1,
+                RTCMessage::RtcpPacket(_, packets) => {
+                    for packet in packets {
+                        if is_keyframe_request(packet.as_ref()) {
+                            self.keyframe_requests += 1;
+                        } else if let Some(report) = packet.as_any().downcast_ref::<ReceiverReport>() {
+                            self.receiver_reports.extend(report.reports.iter().map(|block| block.last_sequence_number));
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -506,8 +523,8 @@ fn periodic_work_rides_on_the_cameras_frames_instead_of_waking_the_relay() {
     world.pump();
     let sequences: Vec<u16> = world.client("buyer").received.iter().map(|p| p.header.sequence_number).collect();
     assert_eq!(sequences, (0..120).collect::<Vec<_>>(), "every packet still reaches the viewer, in order");
-    // Without the slack there are about 80 (str0m's NACK poll alone wants the clock every
-    // 33 ms); what is left with it are the few reports and checks that fall due early in a gap.
+    // Without the slack, every feedback deadline of either leg would be a wake-up of its own;
+    // what is left with it are the few reports and checks that fall due early in a gap.
     assert!(timer_wakes <= 10, "{timer_wakes} wake-ups of its own in two seconds");
 }
 
@@ -593,6 +610,9 @@ fn a_packet_lost_on_either_leg_is_asked_for_again_and_arrives() {
     sequences.sort_unstable();
     sequences.dedup();
     assert_eq!(sequences, (0..60).collect::<Vec<_>>(), "the viewer has every packet in the end");
+    assert_eq!(world.sfu.stats().repaired, 1, "the camera's packet came again because the relay asked");
+    let reports = &world.client("zhang").receiver_reports;
+    assert!(reports.last().is_some_and(|highest| *highest as u16 == 59), "the relay reports what it received: {reports:?}");
 }
 
 #[test]

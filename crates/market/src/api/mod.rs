@@ -176,6 +176,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             ("relay_sender_reports_total", "RTCP sender reports sent to viewers.", relay.sender_reports),
             ("relay_bytes_out_total", "Bytes of forwarded media.", relay.bytes_out),
             ("relay_rtp_in_total", "RTP packets received from cameras.", relay.rtp_in),
+            ("relay_repaired_packets_total", "Packets cameras lost and sent again because the relay asked (NACK).", relay.repaired),
             ("relay_datagrams_in_total", "Datagrams received (media, RTCP, STUN, DTLS).", relay.datagrams_in),
             ("relay_keyframe_requests_total", "Keyframe requests sent to cameras.", relay.keyframe_requests),
             ("relay_send_errors_total", "Datagrams the socket refused to send.", relay.send_errors),

@@ -183,13 +183,16 @@ impl Conn {
                     return Ok(Some(Incoming::Rtcp(keys.rx.open_rtcp(data)?)));
                 }
                 let header = Header::parse(data).ok_or(Refused::Unknown)?;
-                let receiver = self.receivers.entry(header.ssrc).or_default();
+                // A receiver is kept for an SSRC only once a packet on it has opened, so that
+                // forged packets cannot grow the table.
+                let fresh = RtpReceiver::default();
+                let receiver = self.receivers.get(&header.ssrc).unwrap_or(&fresh);
                 let index = receiver.index(header.seq);
                 if !receiver.fresh(index) {
                     return Err(super::srtp::SrtpError::Replayed.into());
                 }
                 let packet = keys.rx.open_rtp(data, header.len, index)?;
-                receiver.accept(index);
+                self.receivers.entry(header.ssrc).or_default().accept(index);
                 Ok(Some(Incoming::Rtp { packet, header, index }))
             }
             _ => Err(Refused::Unknown),

@@ -1,8 +1,10 @@
-//! The relay's own media transport, replacing str0m's media path piece by piece: ICE-lite answers,
+//! The relay's own media transport, in place of str0m's media path for both legs: ICE-lite answers,
 //! the DTLS handshake through str0m's provider, and SRTP and SRTCP over the keys DTLS exports.
 //!
 //! - [`conn`]: one connection's secure pipe (ICE-lite, DTLS, SRTP), sans-IO.
 //! - [`outbound`]: a send stream towards a viewer (rewriting, retransmission, sender reports).
+//! - [`inbound`]: a camera's media as received (RTX unwrapped, NACKs, receiver reports), and
+//!   [`twcc`]: the transport-wide congestion feedback its rate control needs.
 //! - [`rtcp`]: the feedback the relay reads and the reports it writes.
 //! - [`srtp`]: sealing and opening packets; [`rtp`]: reading RTP headers in place.
 //!
@@ -12,7 +14,9 @@
 //! around them, kept small and tested against webrtc-rs's implementation.
 
 pub mod conn;
+pub mod inbound;
 pub mod outbound;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
+pub mod twcc;

@@ -1,11 +1,14 @@
 //! The RTCP the relay reads and writes (RFC 3550, RFC 4585, RFC 5104): feedback from a peer
-//! (retransmission and keyframe requests, goodbye) and sender reports to viewers.
+//! (retransmission and keyframe requests, goodbye) and its sender reports; sender reports to
+//! viewers; receiver reports, NACKs and PLIs to a camera. Transport-wide congestion feedback to a
+//! camera is [`super::twcc`]'s.
 //!
 //! Everything else in a compound packet (receiver reports, SDES, transport-wide congestion
 //! feedback, REMB) is skipped: the relay runs no congestion control towards viewers.
 
 /// Packet types.
 const SR: u8 = 200;
+const RR: u8 = 201;
 const BYE: u8 = 203;
 const RTPFB: u8 = 205;
 const PSFB: u8 = 206;
@@ -23,6 +26,9 @@ pub enum Feedback {
     Keyframe { ssrc: u32 },
     /// The peer is leaving.
     Bye,
+    /// The peer's sender report on `ssrc`: its NTP time, which receiver reports echo so that the
+    /// sender can measure the round trip.
+    SenderReport { ssrc: u32, ntp: u64 },
 }
 
 /// The feedback in a compound RTCP packet, in order. A malformed packet ends the reading: what
@@ -60,6 +66,11 @@ pub fn feedback(compound: &[u8]) -> Vec<Feedback> {
                 }
             }
             (BYE, _) => out.push(Feedback::Bye),
+            (SR, _) => {
+                if let (Some(ssrc), Some(high), Some(low)) = (word(4), word(8), word(12)) {
+                    out.push(Feedback::SenderReport { ssrc, ntp: u64::from(high) << 32 | u64::from(low) });
+                }
+            }
             _ => {}
         }
     }
@@ -76,6 +87,42 @@ pub fn sender_report(ssrc: u32, ntp_time: u64, rtp_time: u32, packets: u32, octe
     out[16..20].copy_from_slice(&rtp_time.to_be_bytes());
     out[20..24].copy_from_slice(&packets.to_be_bytes());
     out[24..28].copy_from_slice(&octets.to_be_bytes());
+    out
+}
+
+/// What a receiver report says about one incoming stream (RFC 3550 §6.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportBlock {
+    pub ssrc: u32,
+    /// The fraction of packets lost since the last report, in 256ths.
+    pub fraction_lost: u8,
+    /// Packets lost since the stream began (24 bits, signed: duplicates can make it negative).
+    pub cumulative_lost: i32,
+    /// The highest sequence number received, extended by its rollover count.
+    pub highest: u32,
+    /// Interarrival jitter, in the stream's RTP clock.
+    pub jitter: u32,
+    /// The middle 32 bits of the last sender report's NTP time, and how long ago it came, in
+    /// 1/65536 s; both 0 before the first.
+    pub last_sr: u32,
+    pub delay_since_last_sr: u32,
+}
+
+/// A receiver report from `sender` with one block per stream (31 at most, RFC 3550's limit).
+pub fn receiver_report(sender: u32, blocks: &[ReportBlock]) -> Vec<u8> {
+    let blocks = &blocks[..blocks.len().min(31)];
+    let mut out = Vec::with_capacity(8 + 24 * blocks.len());
+    out.extend_from_slice(&[0x80 | blocks.len() as u8, RR]);
+    out.extend_from_slice(&(1 + 6 * blocks.len() as u16).to_be_bytes());
+    out.extend_from_slice(&sender.to_be_bytes());
+    for block in blocks {
+        out.extend_from_slice(&block.ssrc.to_be_bytes());
+        let lost = block.cumulative_lost.clamp(-0x80_0000, 0x7F_FFFF) as u32 & 0xFF_FFFF;
+        out.extend_from_slice(&(u32::from(block.fraction_lost) << 24 | lost).to_be_bytes());
+        for word in [block.highest, block.jitter, block.last_sr, block.delay_since_last_sr] {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+    }
     out
 }
 
@@ -154,6 +201,23 @@ mod tests {
         assert_eq!(feedback(&compound), vec![Feedback::Keyframe { ssrc: 7 }]);
         assert_eq!(feedback(&[0x41, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 7]), vec![], "RTP version 1");
         assert_eq!(feedback(&[]), vec![]);
+    }
+
+    #[test]
+    fn a_receiver_report_reads_back_in_webrtc_rs_and_a_sender_report_is_read() {
+        use rtc_rtcp::receiver_report::ReceiverReport;
+        use shared::marshal::Unmarshal;
+        let block = ReportBlock { ssrc: 7, fraction_lost: 64, cumulative_lost: -3, highest: 0x1_0005, jitter: 90, last_sr: 0xABCD, delay_since_last_sr: 0x8000 };
+        let packet = receiver_report(0x1234, &[block, ReportBlock { ssrc: 8, cumulative_lost: 1 << 30, ..block }]);
+        let report = ReceiverReport::unmarshal(&mut &packet[..]).expect("webrtc-rs reads it");
+        assert_eq!((report.ssrc, report.reports.len()), (0x1234, 2));
+        let first = &report.reports[0];
+        assert_eq!((first.ssrc, first.fraction_lost, first.total_lost, first.last_sequence_number), (7, 64, 0xFF_FFFD, 0x1_0005));
+        assert_eq!((first.jitter, first.last_sender_report, first.delay), (90, 0xABCD, 0x8000));
+        assert_eq!(report.reports[1].total_lost, 0x7F_FFFF, "clamped to 24 bits");
+
+        let sr = sender_report(0x55, 0x0102_0304_0506_0708, 1, 2, 3);
+        assert_eq!(feedback(&sr), vec![Feedback::SenderReport { ssrc: 0x55, ntp: 0x0102_0304_0506_0708 }]);
     }
 
     #[test]
