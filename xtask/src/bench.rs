@@ -195,7 +195,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let _ = writeln!(out, "The \"floor\" columns are measured in the same run with the same camera pacing, viewer counts and");
     let _ = writeln!(out, "placement: a process with the relay's I/O (`poll(2)`, batched reads, the relay's own `sendmmsg(2)`");
     let _ = writeln!(out, "sender with UDP GSO) and the SRTP each forwarded packet needs (the camera's packet decrypted once and");
-    let _ = writeln!(out, "encrypted again for each viewer, AES-256-GCM with str0m's cipher), and no other WebRTC (no ICE, DTLS,");
+    let _ = writeln!(out, "encrypted again for each viewer, AES-256-GCM through the relay's own SRTP), and no other WebRTC (no ICE, DTLS,");
     let _ = writeln!(out, "RTCP, retransmission history or timers): the issue's physical floor, one SRTP operation and one UDP");
     let _ = writeln!(out, "send per packet, measured instead of estimated; see `crates/bench/src/floor.rs`.");
     let _ = writeln!(out, "Each placement ran {} times; a row is the run whose figure (per packet, or per datagram in with no", first["rounds"].as_u64().unwrap_or(1));
@@ -291,18 +291,21 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     wakeup_table(&mut out, fanouts);
     for line in [
         "",
-        "The relay runs on str0m 0.25 (it ran on the webrtc-rs `rtc` 0.21 crate until 2026-11-22, measured",
-        "then at 14.9 µs pinned and 15.8 µs shared for 200 viewers, 27 µs for 10). Its thread blocks in",
-        "`poll(2)` and sends each pass's datagrams with one `sendmmsg(2)`, a viewer's packets of one flush as one",
-        "message the kernel segments (UDP GSO). The floor's forwarder does the same I/O and the same SRTP and",
-        "nothing else, so its figure is what the kernel (the send, and the loopback delivery into each",
-        "viewer's socket, which is charged to the sender), the thread's wake-ups and the packets' encryption",
-        "cost on this machine; the relay's figure above it is the rest of its WebRTC work: str0m's work on a",
-        "packet besides the cipher (the RTP header written, the packet queued and kept for retransmission,",
-        "the camera's NACK register), the pass over each written viewer's connection a flush needs (its ICE",
-        "agent, DTLS, pacer and stream timers polled), RTCP, consent checks and timers. Both shrink per packet as",
-        "the audience grows, because a wake-up of the thread costs about the same however many packets it",
-        "then sends.",
+        "The relay's media path is its own (`crates/relay/src/transport`: ICE-lite, DTLS through str0m's",
+        "provider, SRTP, RTCP and congestion feedback); str0m 0.25 only negotiates the SDP. Before, str0m",
+        "carried the media too (until 2026-11-23: 13.3 µs pinned for 10 viewers, 8.8 for 50, 7.5 for 200),",
+        "and before it the webrtc-rs `rtc` 0.21 crate (until 2026-11-22: 14.9 µs pinned and 15.8 µs shared",
+        "for 200 viewers, 27 µs for 10). Its thread blocks in `poll(2)` and sends each pass's datagrams with",
+        "one `sendmmsg(2)`, a viewer's packets of one flush as one message the kernel segments (UDP GSO). The",
+        "floor's forwarder does the same I/O and the same SRTP and nothing else, so its figure is what the",
+        "kernel (the send, and the loopback delivery into each viewer's socket, which is charged to the",
+        "sender), the thread's wake-ups and the packets' encryption cost on this machine; the relay's figure",
+        "above it is the rest of its WebRTC work: each packet rewritten for each viewer and kept for",
+        "retransmission, the camera's NACKs, receiver reports and congestion feedback, the viewers' RTCP and",
+        "consent checks (the floor's viewers send nothing; the relay's send about two datagrams a second",
+        "each, and at a few viewers most of them wake the thread on their own: the wake-up table), and",
+        "timers. Both shrink per packet as the audience grows, because a wake-up of the thread costs about",
+        "the same however many packets it then sends.",
     ] {
         let _ = writeln!(out, "{line}");
     }

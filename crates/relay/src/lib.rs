@@ -6,7 +6,8 @@
 //!
 //! - [`sfu`]: the sans-IO core: sessions, routing, forwarding, keyframe requests, timeouts.
 //! - [`peer`]: how the relay's peer connections are negotiated (codecs, RTCP, ICE-lite).
-//! - [`transport`]: the relay's own connections, which viewers use (ICE-lite, DTLS, SRTP, RTCP).
+//! - [`transport`]: the relay's own connections, cameras' and viewers' (ICE-lite, DTLS, SRTP, RTCP,
+//!   congestion feedback).
 //! - [`shell`]: the thread that owns the UDP socket and the timer and drives the core.
 //! - [`stun`], [`sdpfrag`]: the little parsing the relay does itself.
 
