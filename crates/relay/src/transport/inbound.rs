@@ -239,7 +239,7 @@ impl Inbound {
                 let osn = u16::from_be_bytes([osn[0], osn[1]]);
                 // The stream it repairs: the newest of its kind (a camera sends one of each).
                 let source = self.sources.iter_mut().rev().find(|s| s.kind == *kind)?;
-                let seq = extend(source.highest, osn);
+                let seq = rtp::extend(source.highest, osn);
                 if !source.arrive(now, seq) {
                     return None;
                 }
@@ -311,19 +311,6 @@ fn payload_end(packet: &[u8], header: &Header) -> Option<usize> {
     }
     let padding = usize::from(*packet.last()?);
     packet.len().checked_sub(padding).filter(|end| *end >= header.len && padding > 0)
-}
-
-/// Extends a 16-bit sequence number to the one nearest `near`.
-fn extend(near: u64, seq: u16) -> u64 {
-    let candidate = (near & !0xFFFF) | u64::from(seq);
-    let wrap = 1u64 << 16;
-    if candidate + wrap / 2 < near {
-        candidate + wrap
-    } else if candidate > near + wrap / 2 && candidate >= wrap {
-        candidate - wrap
-    } else {
-        candidate
-    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,20 @@ pub fn is_rtcp(packet: &[u8]) -> bool {
     packet.len() >= 2 && (64..=95).contains(&(packet[1] & 0x7F))
 }
 
+/// Extends a 16-bit sequence number (RTP's, or a transport-wide one) past its wraps: the number
+/// with these low 16 bits nearest `near`, an extended number already seen.
+pub fn extend(near: u64, seq: u16) -> u64 {
+    let candidate = (near & !0xFFFF) | u64::from(seq);
+    let wrap = 1u64 << 16;
+    if candidate + wrap / 2 < near {
+        candidate + wrap
+    } else if candidate > near + wrap / 2 && candidate >= wrap {
+        candidate - wrap
+    } else {
+        candidate
+    }
+}
+
 /// The value of the one-byte-header extension element `id` (RFC 8285 §4.2), if present.
 pub fn one_byte_extension<'a>(packet: &'a [u8], header: &Header, id: u8) -> Option<&'a [u8]> {
     let (profile, start, end) = header.extension?;
@@ -100,6 +114,14 @@ mod tests {
         assert_eq!(one_byte_extension(&packet, &header, 1), Some(&b"ab"[..]));
         assert_eq!(one_byte_extension(&packet, &header, 2), Some(&[1, 2, 3][..]));
         assert_eq!(one_byte_extension(&packet, &header, 3), None);
+    }
+
+    #[test]
+    fn a_sequence_number_extends_to_the_nearest_across_a_wrap() {
+        assert_eq!(extend(10, 12), 12);
+        assert_eq!(extend(0x1_0002, 0xFFFF), 0xFFFF, "just before the wrap");
+        assert_eq!(extend(0xFFFE, 1), 0x1_0001, "just after it");
+        assert_eq!(extend(5, 0xFFFF), 0xFFFF, "nothing below zero");
     }
 
     #[test]

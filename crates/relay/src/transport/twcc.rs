@@ -13,6 +13,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::rtp;
+
 /// How often feedback goes out while packets arrive (libwebrtc's receivers send it every 50 to
 /// 250 ms, depending on the rate; 100 ms is its default).
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -63,7 +65,7 @@ impl Recorder {
         let at = now.saturating_duration_since(self.epoch).as_micros() as u64;
         let base = *self.base.get_or_insert(u64::from(seq));
         let newest = base + self.pending.len() as u64;
-        let seq = extend(newest, seq);
+        let seq = rtp::extend(newest, seq);
         let Some(mut offset) = seq.checked_sub(base).map(|o| o as usize) else { return };
         // A sender that skipped far ahead must not grow the queue: the oldest arrivals go
         // unreported.
@@ -162,19 +164,6 @@ impl Recorder {
     }
 }
 
-/// Extends a 16-bit sequence number to the one nearest `near`.
-fn extend(near: u64, seq: u16) -> u64 {
-    let candidate = (near & !0xFFFF) | u64::from(seq);
-    let wrap = 1u64 << 16;
-    if candidate + wrap / 2 < near {
-        candidate + wrap
-    } else if candidate > near + wrap / 2 && candidate >= wrap {
-        candidate - wrap
-    } else {
-        candidate
-    }
-}
-
 /// The packet status chunks: a run-length chunk for a run of one symbol, a one-bit vector of 14
 /// where no delta is large, a two-bit vector of 7 otherwise. The last vector is padded with
 /// "not received", which readers ignore past the status count.
@@ -240,7 +229,7 @@ mod tests {
             time += d.delta;
             time
         }).collect();
-        let mut in_seq_order: Vec<(u64, i64)> = arrivals.iter().map(|(seq, at)| (extend(65534, *seq), at.duration_since(epoch).as_micros() as i64)).collect();
+        let mut in_seq_order: Vec<(u64, i64)> = arrivals.iter().map(|(seq, at)| (rtp::extend(65534, *seq), at.duration_since(epoch).as_micros() as i64)).collect();
         in_seq_order.sort();
         assert_eq!(times, in_seq_order.iter().map(|(_, at)| *at).collect::<Vec<_>>());
         let large = feedback.recv_deltas.iter().filter(|d| d.type_tcc_packet == SymbolTypeTcc::PacketReceivedLargeDelta).count();
