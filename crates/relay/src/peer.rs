@@ -21,7 +21,7 @@ use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Rtc};
 
 use crate::RelayError;
-use crate::transport::conn;
+use crate::transport::{self, conn};
 use crate::transport::inbound::{InboundParams, Payload};
 use crate::transport::outbound::StreamParams;
 
@@ -203,12 +203,6 @@ pub struct PublisherTransport {
 pub fn publisher_transport(negotiated: &mut Negotiated, offer: &str) -> Result<PublisherTransport, RelayError> {
     let params = conn_params(negotiated, offer)?;
     let answer = &negotiated.answer;
-    let apt = |pt: &str| {
-        sdp_attributes(answer, "fmtp").find_map(|value| {
-            let (rtx, params) = value.split_once(' ')?;
-            (rtx == pt).then(|| params.trim().strip_prefix("apt=")?.parse::<u8>().ok()).flatten()
-        })
-    };
     let mut payload_types = Vec::new();
     let mut kind = None;
     for line in answer.lines().map(str::trim_end) {
@@ -222,14 +216,15 @@ pub fn publisher_transport(negotiated: &mut Negotiated, offer: &str) -> Result<P
             && let Some((pt, codec)) = rtpmap.split_once(' ')
             && let Ok(number) = pt.parse::<u8>()
         {
-            let payload = if codec.to_ascii_lowercase().starts_with("rtx/") { apt(pt).map(|apt| Payload::Rtx { apt }) } else { Some(Payload::Media(kind)) };
+            let payload = if codec.to_ascii_lowercase().starts_with("rtx/") {
+                rtx_pairs(answer).find(|(rtx, _)| *rtx == number).map(|(_, apt)| Payload::Rtx { apt })
+            } else {
+                Some(Payload::Media(kind))
+            };
             payload_types.extend(payload.map(|payload| (number, payload)));
         }
     }
-    let twcc = sdp_attributes(answer, "extmap").find_map(|value| {
-        let (id, uri) = value.split_once(' ')?;
-        uri.trim().ends_with("transport-wide-cc-extensions-01").then(|| id.split('/').next()?.parse::<u8>().ok()).flatten()
-    });
+    let twcc = extension_id(answer, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01");
     Ok(PublisherTransport { params, inbound: InboundParams { payload_types, twcc } })
 }
 
@@ -245,14 +240,7 @@ pub struct ViewerTransport {
 pub fn viewer_transport(negotiated: &mut Negotiated, offer: &str) -> Result<ViewerTransport, RelayError> {
     let params = conn_params(negotiated, offer)?;
     let answer = &negotiated.answer;
-    let mid_extension = sdp_attributes(answer, "extmap")
-        .find_map(|value| value.strip_suffix(" urn:ietf:params:rtp-hdrext:sdes:mid")?.split('/').next()?.parse::<u8>().ok());
-    let rtx_of = |pt: u8| {
-        sdp_attributes(answer, "fmtp").find_map(|value| {
-            let (rtx, params) = value.split_once(' ')?;
-            (params.trim() == format!("apt={pt}")).then(|| rtx.parse::<u8>().ok()).flatten()
-        })
-    };
+    let mid_extension = extension_id(answer, "urn:ietf:params:rtp-hdrext:sdes:mid");
     let mut streams = Vec::new();
     for section in &negotiated.sections {
         let Some(pt) = section.pt else { continue };
@@ -260,8 +248,8 @@ pub fn viewer_transport(negotiated: &mut Negotiated, offer: &str) -> Result<View
         let sender = direct.stream_tx_by_mid(section.mid, None).ok_or_else(|| RelayError::Internal(format!("no send stream for mid {}", section.mid)))?;
         let (ssrc, rtx_ssrc) = (*sender.ssrc(), sender.rtx().map(|ssrc| *ssrc));
         let payload_type = *pt;
-        let rtx = rtx_of(payload_type).zip(rtx_ssrc);
-        let clock_rate = if section.kind == MediaKind::Video { 90_000 } else { 48_000 };
+        let rtx = rtx_pairs(answer).find(|(_, apt)| *apt == payload_type).map(|(rtx, _)| rtx).zip(rtx_ssrc);
+        let clock_rate = transport::rtp::clock_rate(section.kind);
         let mid = mid_extension.map(|id| (id, section.mid.to_string()));
         streams.push((section.kind, StreamParams { ssrc, payload_type, rtx, mid, clock_rate }));
     }
@@ -281,6 +269,23 @@ fn conn_params(negotiated: &mut Negotiated, offer: &str) -> Result<conn::Params,
     };
     let credentials = negotiated.rtc.direct_api().local_ice_credentials();
     Ok(conn::Params { ufrag: credentials.ufrag, pwd: credentials.pass, remote_fingerprint, dtls_client })
+}
+
+/// The id an SDP gave the RTP header extension `uri` (`a=extmap:<id>[/<direction>] <uri>`).
+fn extension_id(sdp: &str, uri: &str) -> Option<u8> {
+    sdp_attributes(sdp, "extmap").find_map(|value| {
+        let (id, named) = value.split_once(' ')?;
+        (named.trim() == uri).then(|| id.split('/').next()?.parse().ok()).flatten()
+    })
+}
+
+/// The retransmission payload types of an SDP and the payload type each repeats
+/// (`a=fmtp:<rtx> apt=<pt>`).
+fn rtx_pairs(sdp: &str) -> impl Iterator<Item = (u8, u8)> + '_ {
+    sdp_attributes(sdp, "fmtp").filter_map(|value| {
+        let (rtx, params) = value.split_once(' ')?;
+        Some((rtx.parse().ok()?, params.trim().strip_prefix("apt=")?.parse().ok()?))
+    })
 }
 
 /// The values of `a=<name>:` lines, session-level and media-level alike, in order.
@@ -318,6 +323,21 @@ mod tests {
 
     fn offer(lines: &[&str]) -> String {
         lines.iter().map(|l| format!("{l}\r\n")).collect()
+    }
+
+    #[test]
+    fn extension_ids_and_rtx_payload_types_are_read_from_the_answer() {
+        let answer = offer(&[
+            "m=video 9 UDP/TLS/RTP/SAVPF 102 103",
+            "a=extmap:3/sendrecv http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+            "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+            "a=fmtp:102 packetization-mode=1;profile-level-id=42e01f",
+            "a=fmtp:103 apt=102",
+        ]);
+        assert_eq!(extension_id(&answer, "urn:ietf:params:rtp-hdrext:sdes:mid"), Some(4));
+        assert_eq!(extension_id(&answer, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"), Some(3));
+        assert_eq!(extension_id(&answer, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"), None);
+        assert_eq!(rtx_pairs(&answer).collect::<Vec<_>>(), vec![(103, 102)]);
     }
 
     #[test]

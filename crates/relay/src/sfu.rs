@@ -35,8 +35,8 @@ use str0m::media::MediaKind;
 use crate::peer::{self, Leg, Shared, StreamCodecs};
 use crate::transport::conn::{self, Conn, Incoming};
 use crate::transport::inbound::Inbound;
-use crate::transport::outbound::{Forwarded, Outbound, REPORT_INTERVAL};
-use crate::transport::rtcp::{self, Feedback};
+use crate::transport::outbound::{Forwarded, Outbound};
+use crate::transport::rtcp::{self, Feedback, REPORT_INTERVAL};
 use crate::{Answer, EndReason, RelayError, RelayEvent, Role, SessionId, SessionInfo, Stats, StreamState, sdpfrag, stun};
 
 /// How long the relay waits before it counts a quiet or unfinished connection as gone.

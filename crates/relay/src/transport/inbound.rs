@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::MediaKind;
 
-use super::rtcp::{self, Feedback, ReportBlock};
+use super::rtcp::{self, Feedback, REPORT_INTERVAL, ReportBlock};
 use super::rtp::{self, Header};
 use super::twcc;
 
@@ -38,7 +38,6 @@ const WINDOW: u64 = 1024;
 /// Incoming streams one camera may have (its audio and its video, and an encoder restart or
 /// two); packets on more are dropped.
 const MAX_SOURCES: usize = 4;
-const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a payload type the answer accepted carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +75,6 @@ pub struct Received {
 struct Source {
     ssrc: u32,
     kind: MediaKind,
-    clock_rate: u32,
     /// The first and the highest sequence number received, extended.
     first: u64,
     highest: u64,
@@ -98,11 +96,9 @@ struct Source {
 
 impl Source {
     fn new(ssrc: u32, kind: MediaKind, seq: u64) -> Source {
-        let clock_rate = if kind == MediaKind::Video { 90_000 } else { 48_000 };
         Source {
             ssrc,
             kind,
-            clock_rate,
             first: seq,
             highest: seq,
             arrived: [0; (WINDOW / 64) as usize],
@@ -154,7 +150,7 @@ impl Source {
 
     /// RFC 3550 A.8, with arrival times on the stream's RTP clock counted from `epoch`.
     fn update_jitter(&mut self, arrival: Duration, timestamp: u32) {
-        let arrival = (arrival.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000) as u32;
+        let arrival = (arrival.as_micros() as u64 * u64::from(rtp::clock_rate(self.kind)) / 1_000_000) as u32;
         let transit = arrival.wrapping_sub(timestamp);
         if let Some(previous) = self.transit.replace(transit) {
             let d = (transit.wrapping_sub(previous) as i32).unsigned_abs();

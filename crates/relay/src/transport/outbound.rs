@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::rtcp;
 use super::rtp::FIXED_HEADER;
@@ -15,9 +15,6 @@ use super::rtp::FIXED_HEADER;
 /// Packets kept for retransmission: about two seconds of a phone's video (a NACK comes within a
 /// round trip or two; older ones would arrive too late to be shown).
 const HISTORY: usize = 128;
-/// How often a stream that is sending reports (RFC 3550 §6.2: about every 5 s at least; Chrome
-/// sends its own each second). A viewer lines audio up with video from the first one.
-pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A packet from the publisher, shared by every viewer it is forwarded to.
 #[derive(Debug)]
@@ -171,6 +168,8 @@ impl Outbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::transport::rtp::{Header, one_byte_extension};
 
     fn params(rtx: bool) -> StreamParams {

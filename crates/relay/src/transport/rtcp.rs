@@ -6,6 +6,13 @@
 //! Everything else in a compound packet (receiver reports, SDES, transport-wide congestion
 //! feedback, REMB) is skipped: the relay runs no congestion control towards viewers.
 
+use std::time::Duration;
+
+/// How often the relay reports on a stream, sender reports to viewers and receiver reports to a
+/// camera alike (RFC 3550 §6.2: about every 5 s at least; Chrome sends its own each second). A
+/// viewer lines audio up with video from the first sender report.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Packet types.
 const SR: u8 = 200;
 const RR: u8 = 201;

@@ -1,6 +1,8 @@
 //! The RTP fixed header (RFC 3550 §5.1), read in place: enough to open, route and rewrite a
 //! packet without copying it into a structure first.
 
+use str0m::media::MediaKind;
+
 /// The fixed part; CSRCs and a header extension may follow.
 pub const FIXED_HEADER: usize = 12;
 
@@ -53,6 +55,12 @@ impl Header {
 /// types 192–223 put 64–95 where RTP has its payload type (RFC 5761 §4).
 pub fn is_rtcp(packet: &[u8]) -> bool {
     packet.len() >= 2 && (64..=95).contains(&(packet[1] & 0x7F))
+}
+
+/// The RTP clock rate of the relay's codecs of a kind: 90 kHz for video (H.264, VP8), 48 kHz for
+/// Opus.
+pub fn clock_rate(kind: MediaKind) -> u32 {
+    if kind == MediaKind::Video { 90_000 } else { 48_000 }
 }
 
 /// Extends a 16-bit sequence number (RTP's, or a transport-wide one) past its wraps: the number
