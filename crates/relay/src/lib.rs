@@ -8,13 +8,15 @@
 //! - [`peer`]: how the relay's peer connections are negotiated (codecs, RTCP, ICE-lite).
 //! - [`transport`]: the relay's own connections, cameras' and viewers' (ICE-lite, DTLS, SRTP, RTCP,
 //!   congestion feedback).
-//! - [`shell`]: the thread that owns the UDP socket and the timer and drives the core.
+//! - [`shell`]: the thread that owns the UDP sockets and the timer and drives the core.
+//! - [`sockets`]: the shared UDP socket, and one beside it for each camera.
 //! - [`stun`], [`sdpfrag`]: the little parsing the relay does itself.
 
 pub mod peer;
 pub mod sdpfrag;
 pub mod sfu;
 pub mod shell;
+pub mod sockets;
 pub mod stun;
 pub mod transport;
 pub mod wire;

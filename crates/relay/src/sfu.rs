@@ -360,6 +360,15 @@ impl Sfu {
         self.streams.get(stream).map_or(0, |s| s.viewers.iter().filter(|k| self.sessions.get(k).is_some_and(|v| v.connected)).count())
     }
 
+    /// The address each camera sends from, once its checks have chosen one. The shell gives each
+    /// a socket of its own (`sockets.rs`), so that media and viewers' feedback arrive apart.
+    pub fn cameras(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.streams.values().filter_map(|stream| stream.publisher).filter_map(|key| match &self.sessions.get(&key)?.role {
+            SessionRole::Publisher(publishing) => publishing.conn.remote(),
+            SessionRole::Viewer(_) => None,
+        })
+    }
+
     /// A datagram arrived on the relay's socket.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in += 1;

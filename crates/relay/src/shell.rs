@@ -1,10 +1,11 @@
-//! The relay's imperative shell: one thread that owns the UDP socket, the timer and the [`Sfu`],
-//! and the [`Relay`] handle the marketplace calls from its request handlers.
+//! The relay's imperative shell: one thread that owns the UDP sockets ([`Sockets`]), the timer
+//! and the [`Sfu`], and the [`Relay`] handle the marketplace calls from its request handlers.
 //!
 //! The thread is a plain one, outside the server's runtime, so that forwarding never waits
 //! behind HTTP work (and the other way round), and it blocks in `poll(2)` rather than in an async
 //! runtime: each camera packet wakes it, and at a few viewers that wake-up is most of what a
-//! packet costs (ARCHITECTURE.md, the relay). Requests reach it over a channel, with a byte on
+//! packet costs (ARCHITECTURE.md, the relay), which is also why viewers' own datagrams ride on
+//! the camera's wake-ups ([`crate::sockets`]). Requests reach it over a channel, with a byte on
 //! a socket pair to wake it, and get their answers on a oneshot; everything else it does is a
 //! reaction to a datagram or to a deadline the core asked for.
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::sfu::{Limits, Sfu, Transmit};
+use crate::sockets::Sockets;
 use crate::wire;
 use crate::{Answer, RelayError, RelayEvent, SessionId, SessionInfo, Stats, StreamState};
 
@@ -80,9 +82,8 @@ impl Drop for Wake {
 impl Relay {
     /// Binds the socket and starts the relay thread.
     pub fn start(config: RelayConfig) -> io::Result<Relay> {
-        let socket = UdpSocket::bind(config.bind)?;
-        socket.set_nonblocking(true)?;
-        let bound = socket.local_addr()?;
+        let sockets = Sockets::bind(config.bind)?;
+        let bound = sockets.local_addr();
         let ip = match config.advertise {
             Some(ip) => ip,
             None if bound.ip().is_unspecified() => primary_ip(bound.ip())?,
@@ -96,7 +97,7 @@ impl Relay {
         wake.set_nonblocking(true)?;
         woken.set_nonblocking(true)?;
         let thread_events = events.clone();
-        std::thread::Builder::new().name("relay".into()).spawn(move || run(socket, woken, sfu, receiver, thread_events))?;
+        std::thread::Builder::new().name("relay".into()).spawn(move || run(sockets, woken, sfu, receiver, thread_events))?;
         Ok(Relay { commands, wake: Arc::new(Wake(wake)), events, local })
     }
 
@@ -164,8 +165,6 @@ fn primary_ip(family: IpAddr) -> io::Result<IpAddr> {
     Ok(socket.local_addr()?.ip())
 }
 
-/// Datagrams read in one go before the loop looks at its other inputs again.
-const READ_BATCH: usize = 64;
 /// Datagrams taken from the core for one pass of [`wire::send`]: enough to hold a frame for
 /// every viewer of a few dozen, so runs to one viewer stay whole.
 const SEND_BATCH: usize = 256;
@@ -175,8 +174,8 @@ const WRITABLE_WAIT: Duration = Duration::from_millis(50);
 
 /// The relay thread: waits in `poll(2)` for a datagram, a command or the core's next deadline,
 /// and feeds whichever came to the [`Sfu`]. Returns when every [`Relay`] handle is gone.
-fn run(socket: UdpSocket, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::Receiver<Command>, events: broadcast::Sender<RelayEvent>) {
-    let mut buf = vec![0u8; 2048];
+fn run(mut sockets: Sockets, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::Receiver<Command>, events: broadcast::Sender<RelayEvent>) {
+    let mut buf = [0u8; 64];
     let mut out = Outbox { gso: wire::GSO_AVAILABLE, errors: 0, batch: Vec::with_capacity(SEND_BATCH) };
     loop {
         loop {
@@ -184,10 +183,10 @@ fn run(socket: UdpSocket, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::
                 Ok(command) => execute(&mut sfu, command, out.errors),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 // Every handle is gone: close what is open, say goodbye on the wire, and let
-                // the socket go.
+                // the sockets go.
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     sfu.end_all();
-                    out.send_all(&socket, &mut sfu);
+                    out.send_all(sockets.shared(), &mut sfu);
                     return;
                 }
             }
@@ -195,25 +194,16 @@ fn run(socket: UdpSocket, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::
         // Deadlines due by now run in this pass, whether a datagram, a command or the timer
         // woke the thread (see `TIMER_SLACK` in the core).
         sfu.handle_timeout(Instant::now());
-        out.send_all(&socket, &mut sfu);
+        out.send_all(sockets.shared(), &mut sfu);
         while let Some(event) = sfu.poll_event() {
             let _ = events.send(event);
         }
-        let timeout = sfu.poll_timeout().map(|at| at.saturating_duration_since(Instant::now()));
-        let Ok(ready) = wait(&socket, &wake, timeout) else { continue };
-        if ready.wake {
+        sockets.follow(sfu.cameras());
+        let Ok(woken) = sockets.wait(&wake, Instant::now(), sfu.poll_timeout()) else { continue };
+        if woken {
             while wake.recv(&mut buf).is_ok() {}
         }
-        if ready.socket {
-            for _ in 0..READ_BATCH {
-                match socket.recv_from(&mut buf) {
-                    Ok((n, from)) => sfu.handle_datagram(Instant::now(), from, &buf[..n]),
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                    // A UDP read error (an ICMP report surfacing) concerns one peer, never the socket.
-                    Err(error) => tracing::debug!(%error, "relay socket read"),
-                }
-            }
-        }
+        sockets.read(Instant::now(), |from, data| sfu.handle_datagram(Instant::now(), from, data));
     }
 }
 
@@ -248,28 +238,6 @@ fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
             let _ = reply.send(stats);
         }
     }
-}
-
-/// Which of the relay thread's inputs are ready.
-struct Ready {
-    socket: bool,
-    wake: bool,
-}
-
-/// Blocks until a datagram or a command arrives, or `timeout` passes (never, without one).
-/// Deadlines are rounded up to the millisecond `poll(2)` counts in, so the loop never spins
-/// on a deadline a fraction of a millisecond away.
-fn wait(socket: &UdpSocket, wake: &UnixDatagram, timeout: Option<Duration>) -> io::Result<Ready> {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
-    let timeout = match timeout {
-        None => PollTimeout::NONE,
-        Some(left) => PollTimeout::try_from(left.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX),
-    };
-    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN), PollFd::new(wake.as_fd(), PollFlags::POLLIN)];
-    poll(&mut fds, timeout)?;
-    let readable = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
-    Ok(Ready { socket: readable(&fds[0]), wake: readable(&fds[1]) })
 }
 
 /// Waits until the socket's send buffer has room, for [`WRITABLE_WAIT`] at most.
