@@ -274,6 +274,9 @@ impl Outbox {
                 return;
             }
             self.errors += wire::send(socket, &self.batch, &mut self.gso, &mut || wait_writable(socket)).errors;
+            for transmit in self.batch.drain(..) {
+                sfu.recycle(transmit.data);
+            }
         }
     }
 }

@@ -368,6 +368,7 @@ impl World {
                 moved = true;
                 if let Some((name, client)) = self.clients.iter_mut().find(|(_, c)| c.addr == transmit.to) {
                     if self.silent.contains(name) || lost(&mut self.losses, name, false, &transmit.data) {
+                        self.sfu.recycle(transmit.data);
                         continue;
                     }
                     let message = TaggedBytesMut {
@@ -382,6 +383,8 @@ impl World {
                     };
                     let _ = client.pc.handle_read(message);
                 }
+                // As the shell does, so that later packets are sealed into buffers already used.
+                self.sfu.recycle(transmit.data);
             }
             while let Some(event) = self.sfu.poll_event() {
                 self.events.push(event);
