@@ -61,11 +61,29 @@ pub fn packets_lost(media: Media, sent: u64, received: impl Iterator<Item = u64>
     received.map(|r| sent.saturating_sub(r).saturating_sub(slack)).sum()
 }
 
-/// The server's Prometheus metric `name`.
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<f64> {
-    let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
-    let line = text.lines().find(|l| l.split_whitespace().next() == Some(name)).with_context(|| format!("no metric {name}"))?;
-    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+/// The relay's counters a run reads, from the server's Prometheus metrics.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    forwarded: f64,
+    flushes: f64,
+    datagrams_in: f64,
+}
+
+impl Counters {
+    /// One request for all of them: the request costs the server CPU too (about half a
+    /// millisecond), so it is made outside the window the server's CPU is measured over.
+    async fn read(http: &reqwest::Client, base: &str) -> anyhow::Result<Counters> {
+        let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
+        let metric = |name: &str| -> anyhow::Result<f64> {
+            let line = text.lines().find(|l| l.split_whitespace().next() == Some(name)).with_context(|| format!("no metric {name}"))?;
+            Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+        };
+        Ok(Counters {
+            forwarded: metric("fieldcast_relay_forwarded_packets_total")?,
+            flushes: metric("fieldcast_relay_viewer_flushes_total")?,
+            datagrams_in: metric("fieldcast_relay_datagrams_in_total")?,
+        })
+    }
 }
 
 /// Runs the fan-out for each viewer count. `packet_gap` spreads each of the camera's frames out
@@ -109,11 +127,12 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration, packe
             }
         }
         let pid = server.pid();
+        // The counters are read just outside the CPU window on both sides. The packets forwarded
+        // while a request is answered (a millisecond or so, against 67 between frames) are then
+        // rarely any; the requests' own work would always be counted the other way round.
+        let before = Counters::read(&http, &server.base).await?;
         let cpu_before = cpu_seconds(pid);
         let wakeups_before = wakeups(pid);
-        let forwarded_before = metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await?;
-        let flushes_before = metric(&http, &server.base, "fieldcast_relay_viewer_flushes_total").await?;
-        let datagrams_before = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await?;
         let sent_before = camera.stats.packets();
         let received_before: Vec<u64> = viewers.iter().map(|v| v.stats.packets()).collect();
         let started = Instant::now();
@@ -122,10 +141,11 @@ pub async fn fanout(server_bin: &Path, counts: &[usize], window: Duration, packe
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu_before;
         let woke = wakeups(pid) - wakeups_before;
-        let forwarded = (metric(&http, &server.base, "fieldcast_relay_forwarded_packets_total").await? - forwarded_before) as u64;
-        let flushes = metric(&http, &server.base, "fieldcast_relay_viewer_flushes_total").await? - flushes_before;
         let sent = camera.stats.packets() - sent_before;
-        let datagrams_in = metric(&http, &server.base, "fieldcast_relay_datagrams_in_total").await? - datagrams_before;
+        let after = Counters::read(&http, &server.base).await?;
+        let forwarded = (after.forwarded - before.forwarded) as u64;
+        let flushes = after.flushes - before.flushes;
+        let datagrams_in = after.datagrams_in - before.datagrams_in;
         let lost = packets_lost(media, sent, viewers.iter().zip(&received_before).map(|(v, before)| v.stats.packets() - before));
         let rss = rss_bytes(pid);
         runs.push(FanoutRun {

@@ -196,7 +196,7 @@ pub struct Sfu {
     scratch: Vec<u8>,
     /// Buffers of datagrams sent, handed back by the shell ([`Sfu::recycle`]) for the next
     /// packets to be sealed into: a sealed packet is larger than the allocator's per-thread
-    /// caches take, and at a few viewers allocating them was a tenth of the relay's own work.
+    /// caches take, so a new one per forwarded packet was a trip through its bins each time.
     spare: Vec<Vec<u8>>,
     /// The origin of the sender reports' NTP clock: the first flush.
     epoch: Option<Instant>,
