@@ -139,13 +139,14 @@ impl Sockets {
     /// Hands every datagram the last [`Sockets::wait`] found, with its sender, to `handle`:
     /// the cameras' first, then the shared socket's, which a camera's packet drains as well.
     pub fn read(&mut self, now: Instant, mut handle: impl FnMut(SocketAddr, &[u8])) {
+        let shared_ready = std::mem::take(&mut self.shared_ready);
         let mut camera_read = false;
         for camera in &mut self.cameras {
             if let (true, Some(socket)) = (std::mem::take(&mut camera.ready), &camera.socket) {
                 camera_read |= drain(socket, &mut self.buf, &mut handle) > 0;
             }
         }
-        if camera_read || std::mem::take(&mut self.shared_ready) {
+        if camera_read || shared_ready {
             let read = drain(&self.shared, &mut self.buf, &mut handle);
             if camera_read {
                 // A full batch means more is waiting: keep waiting on the socket until it is read out.

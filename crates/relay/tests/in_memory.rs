@@ -687,6 +687,8 @@ fn sessions_end_cleanly_and_leave_nothing_behind() {
     let viewers: Vec<_> = (0..20).map(|i| world.play(&format!("buyer-{i}"), "corn", 6000 + i).unwrap()).collect();
     world.run(2_000);
     assert_eq!(world.sfu.viewers("corn"), 20);
+    // Only the camera is named for a socket of its own (the shell's `sockets.rs`).
+    assert_eq!(world.sfu.cameras().collect::<Vec<_>>(), [world.client("zhang").addr]);
 
     // Viewers leave by DELETE; the count follows.
     for answer in &viewers[..10] {
@@ -703,6 +705,7 @@ fn sessions_end_cleanly_and_leave_nothing_behind() {
     assert!(world.events.contains(&RelayEvent::PublisherGone { stream: "corn".into(), reason: EndReason::Ended }));
     let stats = world.sfu.stats();
     assert_eq!((stats.sessions, stats.streams, stats.routes), (0, 0, 0), "{stats:?}");
+    assert_eq!(world.sfu.cameras().count(), 0, "the camera's socket is to be closed");
     world.run(5_000);
     assert!(world.sfu.stats().timers <= 1, "no timers left but stale ones: {:?}", world.sfu.stats());
 }
@@ -785,6 +788,7 @@ fn a_new_publisher_replaces_the_old_one_and_its_viewers_are_ended() {
     assert_eq!(world.sfu.viewers("corn"), 0);
     assert!(world.client("phone-2").connected);
     assert_eq!(world.sfu.stats().sessions, 1);
+    assert_eq!(world.sfu.cameras().collect::<Vec<_>>(), [world.client("phone-2").addr]);
 }
 
 #[test]
