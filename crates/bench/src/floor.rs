@@ -5,12 +5,13 @@
 //!
 //! The forwarder (`fieldcast-bench udp-forwarder`, started by the `live` benchmark as a child
 //! process and pinned as the server is) does what the relay's thread does around its WebRTC
-//! stack: it waits in `poll(2)`, reads up to 64 datagrams, decrypts each camera packet once
+//! stack: it waits in `epoll_wait(2)`, reads up to 64 datagrams with one `recvmmsg(2)` (the
+//! relay's own `relay::wire::Receiver`), decrypts each camera packet once
 //! (SRTP AEAD_AES_256_GCM, RFC 7714, the profile the relay's connections with the bench's viewers
 //! use, through the relay's own SRTP), encrypts it again for every viewer under
 //! that viewer's key with that viewer's SSRC and sequence number, and hands the lot to
-//! `relay::wire::send`, the relay's own sender (one `sendmmsg(2)`, a viewer's packets of a pass
-//! as one segmented message). It has no ICE, DTLS, RTCP, retransmission history or timers. The
+//! `relay::wire::Sender`, the relay's own sender (one `sendmmsg(2)`, a viewer's packets of a
+//! pass as one segmented message). It has no ICE, DTLS, RTCP, retransmission history or timers. The
 //! camera and the viewers are plain UDP sockets in the bench process, the camera paced like the
 //! WebRTC one and sending SRTP packets of the size the relay sends to viewers.
 //!
@@ -38,8 +39,7 @@ use crate::server::{cpu_seconds, pinned, wakeups};
 
 /// What a viewer sends to be forwarded to.
 const JOIN: &[u8] = b"join";
-/// As the relay's shell: datagrams read per wake-up at most, and datagrams per `wire::send`.
-const READ_BATCH: usize = 64;
+/// As the relay's shell: datagrams per `wire::Sender::send`.
 const SEND_BATCH: usize = 256;
 /// The RTP header the relay sends viewers: the fixed header (12 bytes) and the MID header
 /// extension (8). SRTP authenticates it and encrypts what follows; with the AES-GCM tag (16) a
@@ -62,6 +62,8 @@ pub struct FloorRun {
 
 /// The forwarder's loop; runs until it is killed.
 pub fn forward() -> anyhow::Result<()> {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
     let socket = UdpSocket::bind("127.0.0.1:0")?;
     socket.set_nonblocking(true)?;
     println!("listening on {}", socket.local_addr()?);
@@ -71,38 +73,37 @@ pub fn forward() -> anyhow::Result<()> {
     // Decrypted payloads, each after a copy of the camera's RTP header.
     let mut packets: Vec<Vec<u8>> = Vec::new();
     let mut batch: Vec<Transmit> = Vec::new();
-    let mut buf = [0u8; 2048];
-    let mut gso = relay::wire::GSO_AVAILABLE;
+    let mut receiver = relay::wire::Receiver::new();
+    let mut sender = relay::wire::Sender::new();
     let mut wait_writable = || -> std::io::Result<()> {
         let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
         poll(&mut fds, PollTimeout::from(50u8))?;
         Ok(())
     };
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    epoll.add(&socket, EpollEvent::new(EpollFlags::EPOLLIN, 0))?;
+    let mut events = [EpollEvent::empty(); 1];
     loop {
-        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-        poll(&mut fds, PollTimeout::NONE)?;
+        epoll.wait(&mut events, EpollTimeout::NONE)?;
         packets.clear();
-        for _ in 0..READ_BATCH {
-            match socket.recv_from(&mut buf) {
-                Ok((n, from)) if &buf[..n] == JOIN => {
-                    if !viewers.iter().any(|(to, _)| *to == from) {
-                        let key = u8::try_from(viewers.len() % 200).unwrap_or(0) + 1;
-                        viewers.push((from, Srtp::new(key, true)));
-                    }
+        receiver.read(&socket, &mut |from, data| {
+            if data == JOIN {
+                if !viewers.iter().any(|(to, _)| *to == from) {
+                    let key = u8::try_from(viewers.len() % 200).unwrap_or(0) + 1;
+                    viewers.push((from, Srtp::new(key, true)));
                 }
+            } else {
                 // A packet that does not decrypt is dropped, as the relay drops it, and so shows
                 // as lost.
-                Ok((n, _)) => packets.extend(camera.open(&buf[..n])),
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => continue,
+                packets.extend(camera.open(data));
             }
-        }
+        });
         // Viewer by viewer, as the relay's flush leaves them.
         for (to, srtp) in &mut viewers {
             batch.extend(packets.iter().map(|packet| Transmit { to: *to, data: srtp.seal(packet) }));
         }
         for chunk in batch.chunks(SEND_BATCH) {
-            relay::wire::send(&socket, chunk, &mut gso, &mut wait_writable);
+            sender.send(&socket, chunk, &mut wait_writable);
         }
         batch.clear();
     }

@@ -373,7 +373,7 @@ impl Sfu {
 
     /// The address each camera sends from, once its checks have chosen one. The shell gives each
     /// a socket of its own (`sockets.rs`), so that media and viewers' feedback arrive apart.
-    pub fn cameras(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+    pub fn cameras(&self) -> impl Iterator<Item = SocketAddr> + Clone + '_ {
         self.streams.values().filter_map(|stream| stream.publisher).filter_map(|key| match &self.sessions.get(&key)?.role {
             SessionRole::Publisher(publishing) => publishing.conn.remote(),
             SessionRole::Viewer(_) => None,

@@ -2,10 +2,10 @@
 //! and the [`Sfu`], and the [`Relay`] handle the marketplace calls from its request handlers.
 //!
 //! The thread is a plain one, outside the server's runtime, so that forwarding never waits
-//! behind HTTP work (and the other way round), and it blocks in `poll(2)` rather than in an async
-//! runtime: each camera packet wakes it, and at a few viewers that wake-up is most of what a
-//! packet costs (ARCHITECTURE.md, the relay), which is also why viewers' own datagrams ride on
-//! the camera's wake-ups ([`crate::sockets`]). Requests reach it over a channel, with a byte on
+//! behind HTTP work (and the other way round), and it blocks in the kernel ([`Sockets::wait`])
+//! rather than in an async runtime: each camera packet wakes it, and at a few viewers that
+//! wake-up is most of what a packet costs (ARCHITECTURE.md, the relay), which is also why
+//! viewers' own datagrams ride on the camera's wake-ups ([`crate::sockets`]). Requests reach it over a channel, with a byte on
 //! a socket pair to wake it, and get their answers on a oneshot; everything else it does is a
 //! reaction to a datagram or to a deadline the core asked for.
 
@@ -82,7 +82,9 @@ impl Drop for Wake {
 impl Relay {
     /// Binds the socket and starts the relay thread.
     pub fn start(config: RelayConfig) -> io::Result<Relay> {
-        let sockets = Sockets::bind(config.bind)?;
+        let (wake, woken) = UnixDatagram::pair()?;
+        wake.set_nonblocking(true)?;
+        let sockets = Sockets::bind(config.bind, woken)?;
         let bound = sockets.local_addr();
         let ip = match config.advertise {
             Some(ip) => ip,
@@ -93,11 +95,8 @@ impl Relay {
         let (commands, receiver) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(1024);
         let sfu = Sfu::new(local, config.limits).map_err(io::Error::other)?;
-        let (wake, woken) = UnixDatagram::pair()?;
-        wake.set_nonblocking(true)?;
-        woken.set_nonblocking(true)?;
         let thread_events = events.clone();
-        std::thread::Builder::new().name("relay".into()).spawn(move || run(sockets, woken, sfu, receiver, thread_events))?;
+        std::thread::Builder::new().name("relay".into()).spawn(move || run(sockets, sfu, receiver, thread_events))?;
         Ok(Relay { commands, wake: Arc::new(Wake(wake)), events, local })
     }
 
@@ -172,11 +171,12 @@ const SEND_BATCH: usize = 256;
 /// late is useless, and the loop has other viewers and the camera to serve.
 const WRITABLE_WAIT: Duration = Duration::from_millis(50);
 
-/// The relay thread: waits in `poll(2)` for a datagram, a command or the core's next deadline,
-/// and feeds whichever came to the [`Sfu`]. Returns when every [`Relay`] handle is gone.
-fn run(mut sockets: Sockets, wake: UnixDatagram, mut sfu: Sfu, mut commands: mpsc::Receiver<Command>, events: broadcast::Sender<RelayEvent>) {
-    let mut buf = [0u8; 64];
-    let mut out = Outbox { gso: wire::GSO_AVAILABLE, errors: 0, batch: Vec::with_capacity(SEND_BATCH) };
+/// The relay thread: waits ([`Sockets::wait`]) for a datagram, a command or the core's next
+/// deadline, and feeds whichever came to the [`Sfu`]. Returns when every [`Relay`] handle is gone.
+fn run(mut sockets: Sockets, mut sfu: Sfu, mut commands: mpsc::Receiver<Command>, events: broadcast::Sender<RelayEvent>) {
+    // The system calls' buffers are made here: they hold pointers, so they stay on this thread.
+    let mut out = Outbox { wire: wire::Sender::new(), errors: 0, batch: Vec::with_capacity(SEND_BATCH) };
+    let mut receiver = wire::Receiver::new();
     loop {
         loop {
             match commands.try_recv() {
@@ -199,11 +199,10 @@ fn run(mut sockets: Sockets, wake: UnixDatagram, mut sfu: Sfu, mut commands: mps
             let _ = events.send(event);
         }
         sockets.follow(sfu.cameras());
-        let Ok(woken) = sockets.wait(&wake, Instant::now(), sfu.poll_timeout()) else { continue };
-        if woken {
-            while wake.recv(&mut buf).is_ok() {}
+        if sockets.wait(Instant::now(), sfu.poll_timeout()).is_err() {
+            continue;
         }
-        sockets.read(Instant::now(), |from, data| sfu.handle_datagram(Instant::now(), from, data));
+        sockets.read(&mut receiver, Instant::now(), |from, data| sfu.handle_datagram(Instant::now(), from, data));
     }
 }
 
@@ -252,9 +251,9 @@ fn wait_writable(socket: &UdpSocket) -> io::Result<()> {
     }
 }
 
-/// What the loop keeps between sends: whether the kernel segments for us, datagrams it refused.
+/// What the loop keeps between sends: the sender, datagrams the kernel refused, the batch.
 struct Outbox {
-    gso: bool,
+    wire: wire::Sender,
     errors: u64,
     batch: Vec<Transmit>,
 }
@@ -273,7 +272,7 @@ impl Outbox {
             if self.batch.is_empty() {
                 return;
             }
-            self.errors += wire::send(socket, &self.batch, &mut self.gso, &mut || wait_writable(socket)).errors;
+            self.errors += self.wire.send(socket, &self.batch, &mut || wait_writable(socket)).errors;
             for transmit in self.batch.drain(..) {
                 sfu.recycle(transmit.data);
             }

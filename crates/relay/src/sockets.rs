@@ -26,25 +26,26 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
+use crate::wire::{READ_BATCH, Receiver};
+
 /// How long a viewer's datagram may wait for a camera packet to be read with. Longer than a
 /// video frame's gap at 15 frames a second, so a camera without audio still carries the
 /// feedback; short against the round trips a NACK and a keyframe request are worth.
 pub const FEEDBACK_DELAY: Duration = Duration::from_millis(100);
-/// Datagrams read from one socket in one go before the loop looks at its other inputs again.
-const READ_BATCH: usize = 64;
 /// Whether this system delivers a connected socket's datagrams to it, ahead of the bound one.
 const SPLIT: bool = cfg!(target_os = "linux");
 
-/// The shared socket and the cameras' sockets.
+/// The shared socket, the cameras' sockets, and the relay thread's wake-up socket.
 pub struct Sockets {
     shared: UdpSocket,
     local: SocketAddr,
+    wake: UnixDatagram,
     cameras: Vec<Camera>,
     /// Until when the shared socket is left out of the wait: the last camera pass plus
     /// [`FEEDBACK_DELAY`]. `None` when the last read of it stopped before it was empty.
     quiet_until: Option<Instant>,
     shared_ready: bool,
-    buf: Vec<u8>,
+    waiter: Waiter,
 }
 
 /// A camera's own socket. `socket` is `None` when it could not be made; the camera's packets
@@ -56,15 +57,18 @@ struct Camera {
 }
 
 impl Sockets {
-    /// Binds the shared socket at `addr` (port 0 picks one).
-    pub fn bind(addr: SocketAddr) -> io::Result<Sockets> {
+    /// Binds the shared socket at `addr` (port 0 picks one). A datagram on `wake` ends a
+    /// [`Sockets::wait`]; the thread's other inputs (commands) poke it.
+    pub fn bind(addr: SocketAddr, wake: UnixDatagram) -> io::Result<Sockets> {
         let shared = UdpSocket::bind(addr)?;
         shared.set_nonblocking(true)?;
+        wake.set_nonblocking(true)?;
         if SPLIT {
             reuse_port(&shared)?;
         }
         let local = shared.local_addr()?;
-        Ok(Sockets { shared, local, cameras: Vec::new(), quiet_until: None, shared_ready: false, buf: vec![0; 2048] })
+        let waiter = Waiter::new(&wake, &shared)?;
+        Ok(Sockets { shared, local, wake, cameras: Vec::new(), quiet_until: None, shared_ready: false, waiter })
     }
 
     /// The address the shared socket is bound to.
@@ -79,25 +83,30 @@ impl Sockets {
 
     /// Gives each camera in `peers` a socket and closes those of cameras gone or moved. Cheap
     /// when nothing changed, which is nearly always: call it every pass.
-    pub fn follow(&mut self, peers: impl Iterator<Item = SocketAddr>) {
+    pub fn follow(&mut self, peers: impl Iterator<Item = SocketAddr> + Clone) {
         if !SPLIT {
             return;
         }
+        // The same cameras in the same order, the case of nearly every pass: nothing to do.
+        let mut known = self.cameras.iter();
+        if peers.clone().all(|peer| known.next().is_some_and(|camera| camera.peer == peer)) && known.next().is_none() {
+            return;
+        }
         let mut wanted: Vec<SocketAddr> = Vec::new();
-        let mut same = true;
-        for (i, peer) in peers.enumerate() {
-            same &= self.cameras.get(i).is_some_and(|camera| camera.peer == peer);
+        for peer in peers {
             if !wanted.contains(&peer) {
                 wanted.push(peer);
             }
         }
-        if same && wanted.len() == self.cameras.len() {
-            return;
-        }
+        // A socket dropped here leaves the wait with it: closing a descriptor takes it out of
+        // every epoll set.
         self.cameras.retain(|camera| wanted.contains(&camera.peer));
         for peer in wanted.iter() {
             if !self.cameras.iter().any(|camera| camera.peer == *peer) {
-                let socket = connected(self.local, *peer).inspect_err(|error| tracing::debug!(%error, %peer, "no socket of its own for a camera")).ok();
+                let socket = connected(self.local, *peer)
+                    .and_then(|socket| self.waiter.watch_camera(&socket).map(|()| socket))
+                    .inspect_err(|error| tracing::debug!(%error, %peer, "no socket of its own for a camera"))
+                    .ok();
                 self.cameras.push(Camera { peer: *peer, socket, ready: false });
             }
         }
@@ -106,48 +115,38 @@ impl Sockets {
     }
 
     /// Blocks until a datagram the thread waits for arrives, the wake-up socket is poked, or the
-    /// `deadline` passes (never, without one). Reports whether `wake` is readable.
-    pub fn wait(&mut self, wake: &UnixDatagram, now: Instant, deadline: Option<Instant>) -> io::Result<bool> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
+    /// `deadline` passes (never, without one). Reports whether it was poked, and takes the pokes.
+    pub fn wait(&mut self, now: Instant, deadline: Option<Instant>) -> io::Result<bool> {
         let quiet = self.quiet_until.filter(|at| *at > now);
         let deadline = [deadline, quiet].into_iter().flatten().min();
-        // Rounded up to the millisecond poll(2) counts in, so the loop never spins on a deadline
-        // a fraction of a millisecond away.
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(at) => PollTimeout::try_from(at.saturating_duration_since(now).as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX),
-        };
-        let mut fds = Vec::with_capacity(2 + self.cameras.len());
-        fds.push(PollFd::new(wake.as_fd(), PollFlags::POLLIN));
-        fds.extend(self.cameras.iter().filter_map(|camera| camera.socket.as_ref()).map(|socket| PollFd::new(socket.as_fd(), PollFlags::POLLIN)));
-        if quiet.is_none() {
-            fds.push(PollFd::new(self.shared.as_fd(), PollFlags::POLLIN));
+        // Rounded up to the millisecond the kernel counts in, so the loop never spins on a
+        // deadline a fraction of a millisecond away.
+        let timeout = deadline.map(|at| at.saturating_duration_since(now).as_micros().div_ceil(1000));
+        let ready = self.waiter.wait(&self.wake, &self.shared, quiet.is_none(), timeout)?;
+        for camera in &mut self.cameras {
+            camera.ready = camera.socket.as_ref().is_some_and(|socket| ready.camera(socket));
         }
-        poll(&mut fds, timeout)?;
-        let readable: Vec<bool> = fds.iter().map(|fd| fd.revents().is_some_and(|r| !r.is_empty())).collect();
-        drop(fds);
-        let mut readable = readable.into_iter();
-        let woken = readable.next().unwrap_or(false);
-        for camera in self.cameras.iter_mut().filter(|camera| camera.socket.is_some()) {
-            camera.ready = readable.next().unwrap_or(false);
+        self.shared_ready = quiet.is_none() && ready.shared;
+        if ready.woken {
+            let mut buf = [0u8; 64];
+            while self.wake.recv(&mut buf).is_ok() {}
         }
-        self.shared_ready = quiet.is_none() && readable.next().unwrap_or(false);
-        Ok(woken)
+        Ok(ready.woken)
     }
 
     /// Hands every datagram the last [`Sockets::wait`] found, with its sender, to `handle`:
     /// the cameras' first, then the shared socket's, which a camera's packet drains as well.
-    pub fn read(&mut self, now: Instant, mut handle: impl FnMut(SocketAddr, &[u8])) {
+    /// `receiver` holds the buffers; it is the thread's own, as it cannot move between threads.
+    pub fn read(&mut self, receiver: &mut Receiver, now: Instant, mut handle: impl FnMut(SocketAddr, &[u8])) {
         let shared_ready = std::mem::take(&mut self.shared_ready);
         let mut camera_read = false;
         for camera in &mut self.cameras {
             if let (true, Some(socket)) = (std::mem::take(&mut camera.ready), &camera.socket) {
-                camera_read |= drain(socket, &mut self.buf, &mut handle) > 0;
+                camera_read |= receiver.read(socket, &mut handle) > 0;
             }
         }
         if camera_read || shared_ready {
-            let read = drain(&self.shared, &mut self.buf, &mut handle);
+            let read = receiver.read(&self.shared, &mut handle);
             if camera_read {
                 // A full batch means more is waiting: keep waiting on the socket until it is read out.
                 self.quiet_until = (read < READ_BATCH).then_some(now + FEEDBACK_DELAY);
@@ -156,21 +155,122 @@ impl Sockets {
     }
 }
 
-/// Reads up to [`READ_BATCH`] datagrams from `socket`; returns how many.
-fn drain(socket: &UdpSocket, buf: &mut [u8], handle: &mut impl FnMut(SocketAddr, &[u8])) -> usize {
-    let mut read = 0;
-    while read < READ_BATCH {
-        match socket.recv_from(buf) {
-            Ok((n, from)) => {
-                read += 1;
-                handle(from, &buf[..n]);
-            }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-            // A UDP read error (an ICMP report surfacing) concerns one peer, never the socket.
-            Err(error) => tracing::debug!(%error, "relay socket read"),
-        }
+/// What one wait found ready.
+struct Ready<'a> {
+    woken: bool,
+    shared: bool,
+    /// The tokens of the cameras' sockets that are readable.
+    cameras: &'a [u64],
+}
+
+impl Ready<'_> {
+    fn camera(&self, socket: &UdpSocket) -> bool {
+        self.cameras.contains(&token(socket))
     }
-    read
+}
+
+fn token(socket: &impl AsFd) -> u64 {
+    use std::os::fd::AsRawFd;
+    // A descriptor is never negative.
+    socket.as_fd().as_raw_fd() as u64
+}
+
+/// Where the relay thread blocks: an epoll set that holds the wake-up socket and the cameras'
+/// sockets for as long as they live, and the shared socket while it is waited on. Unlike
+/// `poll(2)`, which hooks onto every descriptor again on each call, the set stays registered, so
+/// a wait costs the same however many sockets there are.
+#[cfg(target_os = "linux")]
+struct Waiter {
+    epoll: nix::sys::epoll::Epoll,
+    shared_watched: bool,
+    events: Vec<nix::sys::epoll::EpollEvent>,
+    cameras: Vec<u64>,
+}
+
+#[cfg(target_os = "linux")]
+const WAKE: u64 = u64::MAX;
+#[cfg(target_os = "linux")]
+const SHARED: u64 = u64::MAX - 1;
+
+#[cfg(target_os = "linux")]
+impl Waiter {
+    fn new(wake: &UnixDatagram, shared: &UdpSocket) -> io::Result<Waiter> {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        epoll.add(wake, EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
+        epoll.add(shared, EpollEvent::new(EpollFlags::EPOLLIN, SHARED))?;
+        Ok(Waiter { epoll, shared_watched: true, events: vec![EpollEvent::empty(); 16], cameras: Vec::new() })
+    }
+
+    fn watch_camera(&self, socket: &UdpSocket) -> io::Result<()> {
+        use nix::sys::epoll::{EpollEvent, EpollFlags};
+        Ok(self.epoll.add(socket, EpollEvent::new(EpollFlags::EPOLLIN, token(socket)))?)
+    }
+
+    /// Waits `timeout` milliseconds at most (for ever without one), with the shared socket in
+    /// the set or not as `watch_shared` says.
+    fn wait(&mut self, _wake: &UnixDatagram, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
+        use nix::sys::epoll::{EpollEvent, EpollFlags, EpollTimeout};
+
+        if watch_shared != self.shared_watched {
+            if watch_shared {
+                self.epoll.add(shared, EpollEvent::new(EpollFlags::EPOLLIN, SHARED))?;
+            } else {
+                self.epoll.delete(shared)?;
+            }
+            self.shared_watched = watch_shared;
+        }
+        let timeout = match timeout {
+            None => EpollTimeout::NONE,
+            Some(ms) => EpollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(EpollTimeout::MAX),
+        };
+        let n = match self.epoll.wait(&mut self.events, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => 0,
+            Err(error) => return Err(error.into()),
+        };
+        let (mut woken, mut shared_ready) = (false, false);
+        self.cameras.clear();
+        for event in &self.events[..n] {
+            match event.data() {
+                WAKE => woken = true,
+                SHARED => shared_ready = true,
+                camera => self.cameras.push(camera),
+            }
+        }
+        Ok(Ready { woken, shared: shared_ready, cameras: &self.cameras })
+    }
+}
+
+/// Elsewhere, `poll(2)` on the wake-up socket and the shared one (there are no cameras' sockets
+/// without the split).
+#[cfg(not(target_os = "linux"))]
+struct Waiter;
+
+#[cfg(not(target_os = "linux"))]
+impl Waiter {
+    fn new(_wake: &UnixDatagram, _shared: &UdpSocket) -> io::Result<Waiter> {
+        Ok(Waiter)
+    }
+
+    fn watch_camera(&self, _socket: &UdpSocket) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    fn wait(&mut self, wake: &UnixDatagram, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+        let timeout = timeout.map_or(PollTimeout::NONE, |ms| PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+        let mut fds = [PollFd::new(wake.as_fd(), PollFlags::POLLIN), PollFd::new(shared.as_fd(), PollFlags::POLLIN)];
+        let watched = if watch_shared { 2 } else { 1 };
+        match poll(&mut fds[..watched], timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+        Ok(Ready { woken: ready(&fds[0]), shared: watch_shared && ready(&fds[1]), cameras: &[] })
+    }
 }
 
 fn reuse_port(socket: &impl AsFd) -> io::Result<()> {
@@ -197,26 +297,27 @@ mod tests {
 
     struct Setup {
         sockets: Sockets,
-        wake: UnixDatagram,
+        receiver: Receiver,
+        poke: UnixDatagram,
         camera: UdpSocket,
         viewer: UdpSocket,
         to: SocketAddr,
     }
 
     fn setup() -> Setup {
-        let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (poke, wake) = UnixDatagram::pair().unwrap();
+        let sockets = Sockets::bind("127.0.0.1:0".parse().unwrap(), wake).unwrap();
         let to = sockets.local_addr();
-        let (_poke, wake) = UnixDatagram::pair().unwrap();
         let camera = UdpSocket::bind("127.0.0.1:0").unwrap();
         let viewer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        Setup { sockets, wake, camera, viewer, to }
+        Setup { sockets, receiver: Receiver::new(), poke, camera, viewer, to }
     }
 
     /// Waits (a second at most) and reads; returns what came, as (sender, first byte).
     fn pass(setup: &mut Setup, now: Instant) -> Vec<(SocketAddr, u8)> {
         let mut got = Vec::new();
-        setup.sockets.wait(&setup.wake, now, Some(now + Duration::from_secs(1))).unwrap();
-        setup.sockets.read(now, |from, data| got.push((from, data[0])));
+        setup.sockets.wait(now, Some(now + Duration::from_secs(1))).unwrap();
+        setup.sockets.read(&mut setup.receiver, now, |from, data| got.push((from, data[0])));
         got
     }
 
@@ -248,10 +349,10 @@ mod tests {
 
         // Now a viewer's datagram waits: the wait ends at the feedback delay without it...
         setup.viewer.send_to(&[4], setup.to).unwrap();
-        let woken = setup.sockets.wait(&setup.wake, now, None).unwrap();
+        let woken = setup.sockets.wait(now, None).unwrap();
         assert!(!woken);
         let mut got = Vec::new();
-        setup.sockets.read(now, |from, data| got.push((from, data[0])));
+        setup.sockets.read(&mut setup.receiver, now, |from, data| got.push((from, data[0])));
         assert_eq!(got, []);
         // ...unless a camera packet comes first, which brings it along.
         setup.camera.send_to(&[5], setup.to).unwrap();
@@ -260,6 +361,17 @@ mod tests {
         // With no camera packet within the delay, the shared socket is waited on again.
         setup.viewer.send_to(&[6], setup.to).unwrap();
         assert_eq!(pass(&mut setup, now + FEEDBACK_DELAY), [(viewer_addr, 6)]);
+    }
+
+    #[test]
+    fn a_poke_ends_the_wait_and_is_taken() {
+        let mut setup = setup();
+        setup.poke.send(&[1]).unwrap();
+        setup.poke.send(&[1]).unwrap();
+        let now = Instant::now();
+        assert!(setup.sockets.wait(now, None).unwrap());
+        // Both pokes were read: the next wait runs to its deadline.
+        assert!(!setup.sockets.wait(now, Some(now)).unwrap());
     }
 
     #[test]
