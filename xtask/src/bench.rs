@@ -193,7 +193,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
     let _ = writeln!(out, "growth of its RSS over the camera-only baseline, per viewer. The row with no viewers is the camera");
     let _ = writeln!(out, "alone: what receiving its packets costs. Targets: ≤ 8 µs per forwarded packet, ≤ 1 MB per viewer.");
     let _ = writeln!(out, "The \"floor\" columns are measured in the same run with the same camera pacing, viewer counts and");
-    let _ = writeln!(out, "placement: a process with the relay's I/O (`poll(2)`, batched reads, the relay's own `sendmmsg(2)`");
+    let _ = writeln!(out, "placement: a process with the relay's I/O (`epoll_wait(2)`, `recvmmsg(2)`, the relay's own `sendmmsg(2)`");
     let _ = writeln!(out, "sender with UDP GSO) and the SRTP each forwarded packet needs (the camera's packet decrypted once and");
     let _ = writeln!(out, "encrypted again for each viewer, AES-256-GCM through the relay's own SRTP), and no other WebRTC (no ICE, DTLS,");
     let _ = writeln!(out, "RTCP, retransmission history or timers): the issue's physical floor, one SRTP operation and one UDP");
@@ -295,7 +295,7 @@ fn live_report(fanouts: &[Value], glass: &Value) -> String {
         "provider, SRTP, RTCP and congestion feedback); str0m 0.25 only negotiates the SDP. Before, str0m",
         "carried the media too (until 2026-11-23: 13.3 µs pinned for 10 viewers, 8.8 for 50, 7.5 for 200),",
         "and before it the webrtc-rs `rtc` 0.21 crate (until 2026-11-22: 14.9 µs pinned and 15.8 µs shared",
-        "for 200 viewers, 27 µs for 10). Its thread blocks in `poll(2)` and sends each pass's datagrams with",
+        "for 200 viewers, 27 µs for 10). Its thread blocks in `epoll_wait(2)` and sends each pass's datagrams with",
         "one `sendmmsg(2)`, a viewer's packets of one flush as one message the kernel segments (UDP GSO). The",
         "floor's forwarder does the same I/O and the same SRTP and nothing else, so its figure is what the",
         "kernel (the send, and the loopback delivery into each viewer's socket, which is charged to the",
