@@ -5,9 +5,9 @@
 //! behind HTTP work (and the other way round), and it blocks in the kernel ([`Sockets::wait`])
 //! rather than in an async runtime: each camera packet wakes it, and at a few viewers that
 //! wake-up is most of what a packet costs (ARCHITECTURE.md, the relay), which is also why
-//! viewers' own datagrams ride on the camera's wake-ups ([`crate::sockets`]). Requests reach it over a channel, with a byte on
-//! a socket pair to wake it, and get their answers on a oneshot; everything else it does is a
-//! reaction to a datagram or to a deadline the core asked for.
+//! viewers' own datagrams ride on the camera's wake-ups ([`crate::sockets`]). Requests reach it
+//! over a channel, with a byte on a socket pair to wake it, and get their answers on a oneshot;
+//! everything else it does is a reaction to a datagram or to a deadline the core asked for.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

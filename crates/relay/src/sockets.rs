@@ -209,7 +209,8 @@ impl Waiter {
     }
 
     /// Waits `timeout` milliseconds at most (for ever without one), with the shared socket in
-    /// the set or not as `watch_shared` says.
+    /// the set or not as `watch_shared` says. The wake-up socket is in the set from the start;
+    /// it is an argument for `poll(2)`'s sake, which has no set.
     fn wait(&mut self, _wake: &UnixDatagram, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
         use nix::sys::epoll::{EpollEvent, EpollFlags, EpollTimeout};
 
