@@ -122,7 +122,7 @@ impl Sockets {
         // Rounded up to the millisecond the kernel counts in, so the loop never spins on a
         // deadline a fraction of a millisecond away.
         let timeout = deadline.map(|at| at.saturating_duration_since(now).as_micros().div_ceil(1000));
-        let ready = self.waiter.wait(&self.wake, &self.shared, quiet.is_none(), timeout)?;
+        let ready = self.waiter.wait(&self.shared, quiet.is_none(), timeout)?;
         for camera in &mut self.cameras {
             camera.ready = camera.socket.as_ref().is_some_and(|socket| ready.camera(socket));
         }
@@ -209,9 +209,8 @@ impl Waiter {
     }
 
     /// Waits `timeout` milliseconds at most (for ever without one), with the shared socket in
-    /// the set or not as `watch_shared` says. The wake-up socket is in the set from the start;
-    /// it is an argument for `poll(2)`'s sake, which has no set.
-    fn wait(&mut self, _wake: &UnixDatagram, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
+    /// the set or not as `watch_shared` says.
+    fn wait(&mut self, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
         use nix::sys::epoll::{EpollEvent, EpollFlags, EpollTimeout};
 
         if watch_shared != self.shared_watched {
@@ -244,26 +243,28 @@ impl Waiter {
     }
 }
 
-/// Elsewhere, `poll(2)` on the wake-up socket and the shared one (there are no cameras' sockets
-/// without the split).
+/// Elsewhere, `poll(2)` on the wake-up socket (a handle of its own on it) and the shared one;
+/// there are no cameras' sockets without the split.
 #[cfg(not(target_os = "linux"))]
-struct Waiter;
+struct Waiter {
+    wake: UnixDatagram,
+}
 
 #[cfg(not(target_os = "linux"))]
 impl Waiter {
-    fn new(_wake: &UnixDatagram, _shared: &UdpSocket) -> io::Result<Waiter> {
-        Ok(Waiter)
+    fn new(wake: &UnixDatagram, _shared: &UdpSocket) -> io::Result<Waiter> {
+        Ok(Waiter { wake: wake.try_clone()? })
     }
 
     fn watch_camera(&self, _socket: &UdpSocket) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
-    fn wait(&mut self, wake: &UnixDatagram, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
+    fn wait(&mut self, shared: &UdpSocket, watch_shared: bool, timeout: Option<u128>) -> io::Result<Ready<'_>> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
         let timeout = timeout.map_or(PollTimeout::NONE, |ms| PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
-        let mut fds = [PollFd::new(wake.as_fd(), PollFlags::POLLIN), PollFd::new(shared.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN), PollFd::new(shared.as_fd(), PollFlags::POLLIN)];
         let watched = if watch_shared { 2 } else { 1 };
         match poll(&mut fds[..watched], timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
