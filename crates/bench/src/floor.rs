@@ -73,6 +73,8 @@ pub fn forward() -> anyhow::Result<()> {
     // Decrypted payloads, each after a copy of the camera's RTP header.
     let mut packets: Vec<Vec<u8>> = Vec::new();
     let mut batch: Vec<Transmit> = Vec::new();
+    // As the relay's: the buffers of datagrams sent, sealed into again.
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut receiver = relay::wire::Receiver::new();
     let mut sender = relay::wire::Sender::new();
     let mut wait_writable = || -> std::io::Result<()> {
@@ -100,12 +102,12 @@ pub fn forward() -> anyhow::Result<()> {
         });
         // Viewer by viewer, as the relay's flush leaves them.
         for (to, srtp) in &mut viewers {
-            batch.extend(packets.iter().map(|packet| Transmit { to: *to, data: srtp.seal(packet) }));
+            batch.extend(packets.iter().map(|packet| Transmit { to: *to, data: srtp.seal(packet, spare.pop().unwrap_or_default()) }));
         }
         for chunk in batch.chunks(SEND_BATCH) {
             sender.send(&socket, chunk, &mut wait_writable);
         }
-        batch.clear();
+        spare.extend(batch.drain(..).map(|transmit| transmit.data));
     }
 }
 
@@ -114,8 +116,9 @@ const CAMERA_KEY: u8 = 0;
 
 /// One direction of an SRTP AEAD_AES_256_GCM context (RFC 7714) for one SSRC: the work a relay
 /// does per packet to decrypt the camera's or encrypt a viewer's, through the relay's own SRTP
-/// (`relay::transport::srtp`), the packet built in a reused buffer first as the relay's flush
-/// builds it. The keys are fixed: they protect nothing here, the work is what is measured.
+/// (`relay::transport::srtp`), as the relay's flush seals a packet: the header written in a reused
+/// buffer, then sealed with the payload where it lies into the buffer of a datagram sent before.
+/// The keys are fixed: they protect nothing here, the work is what is measured.
 struct Srtp {
     srtp: relay::transport::srtp::Srtp,
     ssrc: u32,
@@ -130,23 +133,25 @@ impl Srtp {
     fn new(key: u8, encrypt: bool) -> Srtp {
         let provider = str0m::crypto::from_feature_flags();
         let srtp = relay::transport::srtp::Srtp::new(&provider, Profile::AeadAes256Gcm, &[key; 32], &[key ^ 0x5A; 12], encrypt);
-        Srtp { srtp, ssrc: 0x1000 + u32::from(key), seq: 0, roc: 0, scratch: Vec::with_capacity(1500) }
+        Srtp { srtp, ssrc: 0x1000 + u32::from(key), seq: 0, roc: 0, scratch: Vec::with_capacity(RTP_HEADER) }
     }
 
     /// An SRTP packet of `packet`'s payload (what follows its RTP header) under this context's
-    /// SSRC and next sequence number.
-    fn seal(&mut self, packet: &[u8]) -> Vec<u8> {
+    /// SSRC and next sequence number, sealed into `buf`.
+    fn seal(&mut self, packet: &[u8], mut buf: Vec<u8>) -> Vec<u8> {
         let (seq, roc) = (self.seq, self.roc);
         (self.seq, self.roc) = match seq.checked_add(1) {
             Some(next) => (next, roc),
             None => (0, roc.wrapping_add(1)),
         };
+        let (header, payload) = packet.split_at(RTP_HEADER);
         self.scratch.clear();
-        self.scratch.extend_from_slice(packet);
+        self.scratch.extend_from_slice(header);
         self.scratch[2..4].copy_from_slice(&seq.to_be_bytes());
         self.scratch[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
         let index = (u64::from(roc) << 16) | u64::from(seq);
-        self.srtp.seal_rtp(&self.scratch, RTP_HEADER, index).expect("the packet has its header")
+        self.srtp.seal_rtp_into(&self.scratch, payload, index, &mut buf).expect("the header is whole");
+        buf
     }
 
     /// The camera's packet decrypted (its RTP header, then the payload), or `None` if it does not
@@ -237,7 +242,7 @@ fn camera(forwarder: SocketAddr, media: Media) -> anyhow::Result<Peer> {
                 if i > 0 && !media.packet_gap.is_zero() {
                     tokio::time::sleep(media.packet_gap).await;
                 }
-                let datagram = srtp.seal(&packet);
+                let datagram = srtp.seal(&packet, Vec::new());
                 if socket.send_to(&datagram, forwarder).await.is_ok() {
                     counted.fetch_add(1, Ordering::Relaxed);
                 }
@@ -305,8 +310,8 @@ mod tests {
     fn a_sealed_packet_opens_under_the_same_key_with_its_payload_and_new_numbers() {
         let packet = rtp_packet(1100);
         let (mut sender, mut receiver) = (Srtp::new(7, true), Srtp::new(7, false));
-        let first = sender.seal(&packet);
-        let second = sender.seal(&packet);
+        let first = sender.seal(&packet, Vec::new());
+        let second = sender.seal(&packet, vec![0xEE; 1500]);
         assert_eq!(first.len(), 1100 + 36);
         assert_ne!(first[RTP_HEADER..], second[RTP_HEADER..], "each sequence number gets its own keystream");
         let opened = receiver.open(&second).expect("it authenticates");
@@ -317,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_packet_under_another_key_or_altered_does_not_open() {
-        let sealed = Srtp::new(7, true).seal(&rtp_packet(100));
+        let sealed = Srtp::new(7, true).seal(&rtp_packet(100), Vec::new());
         assert!(Srtp::new(8, false).open(&sealed).is_none());
         let mut altered = sealed.clone();
         altered[RTP_HEADER + 5] ^= 1;
@@ -330,7 +335,7 @@ mod tests {
     fn the_sequence_number_wraps_into_the_rollover_counter() {
         let mut sender = Srtp::new(1, true);
         sender.seq = u16::MAX;
-        sender.seal(&rtp_packet(10));
+        sender.seal(&rtp_packet(10), Vec::new());
         assert_eq!((sender.seq, sender.roc), (0, 1));
     }
 }

@@ -192,7 +192,9 @@ pub struct Sfu {
     flush_at: Option<Instant>,
     /// When the oldest held video packet must go out if its frame's last packet has not come.
     held_until: Option<Instant>,
-    /// Where a packet for a viewer is built before it is sealed.
+    /// Where a packet's header for a viewer is written before the packet is sealed (and a
+    /// retransmission's whole packet, which carries the original sequence number before the
+    /// payload).
     scratch: Vec<u8>,
     /// Buffers of datagrams sent, handed back by the shell ([`Sfu::recycle`]) for the next
     /// packets to be sealed into: a sealed packet is larger than the allocator's per-thread
@@ -604,7 +606,7 @@ impl Sfu {
                 Feedback::Nack { ssrc, seqs } => {
                     let Viewing { conn, video, audio, .. } = &mut **viewing;
                     let Some(stream) = [video.as_mut(), audio.as_mut()].into_iter().flatten().find(|o| o.ssrc() == ssrc) else { continue };
-                    stream.resend(&seqs, scratch, |packet, header_len, index| match conn.seal_rtp(packet, header_len, index, spare.pop().unwrap_or_default()) {
+                    stream.resend(&seqs, scratch, |header, payload, index| match conn.seal_rtp(header, payload, index, spare.pop().unwrap_or_default()) {
                         Some(datagram) => {
                             stats.retransmitted += 1;
                             transmits.push_back(Transmit { to: datagram.to, data: datagram.data });
@@ -691,8 +693,8 @@ impl Sfu {
                 }
                 stats.flushes += 1;
                 for (kind, packet) in &entry.held {
-                    let Some((header_len, index)) = viewing.outbound(*kind).and_then(|out| out.write(packet, scratch)) else { continue };
-                    match viewing.conn.seal_rtp(scratch, header_len, index, spare.pop().unwrap_or_default()) {
+                    let Some(index) = viewing.outbound(*kind).and_then(|out| out.write(packet, scratch)) else { continue };
+                    match viewing.conn.seal_rtp(scratch, &packet.payload, index, spare.pop().unwrap_or_default()) {
                         Some(datagram) => {
                             stats.forwarded += 1;
                             stats.bytes_out += datagram.data.len() as u64;

@@ -220,12 +220,12 @@ impl Conn {
         self.transmits.pop_front()
     }
 
-    /// Seals an RTP packet (header `header_len` long) as packet `index` of its SSRC, for the
-    /// peer, into `buf` (see [`super::srtp::Srtp::seal_rtp_into`]). `None` before the
-    /// connection is up.
-    pub fn seal_rtp(&mut self, packet: &[u8], header_len: usize, index: u64, mut buf: Vec<u8>) -> Option<Datagram> {
+    /// Seals the RTP packet `header` then `payload` as packet `index` of its SSRC, for the peer,
+    /// into `buf` (see [`super::srtp::Srtp::seal_rtp_into`]). `None` before the connection is
+    /// up.
+    pub fn seal_rtp(&mut self, header: &[u8], payload: &[u8], index: u64, mut buf: Vec<u8>) -> Option<Datagram> {
         let (keys, to) = self.sending()?;
-        keys.tx.seal_rtp_into(packet, header_len, index, &mut buf).ok()?;
+        keys.tx.seal_rtp_into(header, payload, index, &mut buf).ok()?;
         Some(Datagram { to, data: buf })
     }
 
@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(pair.peer.state(), State::Connected);
         assert_eq!(pair.relay.profile(), pair.peer.profile());
 
-        let sent = pair.relay.seal_rtp(&rtp(7), 12, 7, Vec::new()).unwrap();
+        let sent = pair.relay.seal_rtp(&rtp(7)[..12], &rtp(7)[12..], 7, Vec::new()).unwrap();
         assert_eq!(sent.to, pair.peer_addr);
         let Some(Incoming::Rtp { packet, header, index }) = pair.peer.handle_datagram(now, pair.relay_addr, &sent.data).unwrap() else { panic!("not RTP") };
         assert_eq!((packet, header.seq, index), (rtp(7), 7, 7));
@@ -488,6 +488,6 @@ mod tests {
         let mut pair = pair(now, true);
         pair.connect(now);
         assert_eq!(pair.relay.state(), State::Failed);
-        assert!(pair.relay.seal_rtp(&rtp(1), 12, 1, Vec::new()).is_none(), "nothing is sealed for an unverified peer");
+        assert!(pair.relay.seal_rtp(&rtp(1)[..12], &rtp(1)[12..], 1, Vec::new()).is_none(), "nothing is sealed for an unverified peer");
     }
 }

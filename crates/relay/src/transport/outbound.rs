@@ -2,8 +2,8 @@
 //! payload type and sequence numbers, kept a little while so that a lost one can be resent
 //! (as RTX where the viewer negotiated it), and counted for the sender reports.
 //!
-//! Building a packet is plain byte work on a buffer the caller reuses; sealing it is the
-//! connection's ([`super::conn::Conn::seal_rtp`]).
+//! Building a packet's header is plain byte work on a buffer the caller reuses; sealing it with
+//! the shared payload is the connection's ([`super::conn::Conn::seal_rtp`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -88,10 +88,11 @@ impl Outbound {
         self.params.ssrc
     }
 
-    /// Writes `packet` as this stream's next packet into `out` (cleared first) and returns the
-    /// header's length and the packet's SRTP index, or `None` for a packet from before this
-    /// viewer's first one (reordered on the way in: late for this viewer anyway).
-    pub fn write(&mut self, packet: &Arc<Forwarded>, out: &mut Vec<u8>) -> Option<(usize, u64)> {
+    /// Writes the header of `packet` as this stream's next packet into `out` (cleared first)
+    /// and returns the packet's SRTP index, or `None` for a packet from before this viewer's
+    /// first one (reordered on the way in: late for this viewer anyway). The payload follows
+    /// the header unchanged, so the caller seals it from where it is.
+    pub fn write(&mut self, packet: &Arc<Forwarded>, out: &mut Vec<u8>) -> Option<u64> {
         let first = match self.first {
             Some(first) => first,
             None => {
@@ -110,15 +111,14 @@ impl Outbound {
         if self.newest.is_none_or(|(ts, _)| (packet.timestamp.wrapping_sub(ts) as i32) >= 0) {
             self.newest = Some((packet.timestamp, packet.received));
         }
-        let header_len = self.header(out, self.params.payload_type, self.params.ssrc, index as u16, packet);
-        out.extend_from_slice(&packet.payload);
-        Some((header_len, index))
+        self.header(out, self.params.payload_type, self.params.ssrc, index as u16, packet);
+        Some(index)
     }
 
-    /// The packets a NACK for `seqs` asks again, written one by one into `out` and handed to
-    /// `send` with their header length and index: as RTX packets on the retransmission stream
-    /// if there is one, else as they were. Sequence numbers no longer kept are skipped.
-    pub fn resend(&mut self, seqs: &[u16], out: &mut Vec<u8>, mut send: impl FnMut(&[u8], usize, u64)) {
+    /// The packets a NACK for `seqs` asks again, handed one by one to `send` as a header (written
+    /// into `out`), a payload and an index: as RTX packets on the retransmission stream if there
+    /// is one, else as they were. Sequence numbers no longer kept are skipped.
+    pub fn resend(&mut self, seqs: &[u16], out: &mut Vec<u8>, mut send: impl FnMut(&[u8], &[u8], u64)) {
         for &seq in seqs {
             let Some((index, packet)) = self.history.iter().rev().find(|(index, _)| *index as u16 == seq).map(|(i, p)| (*i, p.clone())) else { continue };
             match self.params.rtx {
@@ -129,12 +129,12 @@ impl Outbound {
                     // RFC 4588 §4: the original sequence number, then the original payload.
                     out.extend_from_slice(&(index as u16).to_be_bytes());
                     out.extend_from_slice(&packet.payload);
-                    send(out, header_len, rtx_index);
+                    let (header, payload) = out.split_at(header_len);
+                    send(header, payload, rtx_index);
                 }
                 None => {
-                    let header_len = self.header(out, self.params.payload_type, self.params.ssrc, index as u16, &packet);
-                    out.extend_from_slice(&packet.payload);
-                    send(out, header_len, index);
+                    self.header(out, self.params.payload_type, self.params.ssrc, index as u16, &packet);
+                    send(out, &packet.payload, index);
                 }
             }
         }
@@ -185,16 +185,15 @@ mod tests {
         let now = Instant::now();
         let mut stream = Outbound::new(params(false), 1000);
         let mut out = Vec::new();
-        let (_, index) = stream.write(&forwarded(7, false, now), &mut out).unwrap();
+        let index = stream.write(&forwarded(7, false, now), &mut out).unwrap();
         assert_eq!(index, 7, "a publisher's number below the viewer's start is kept");
         let mut stream = Outbound::new(params(false), 1000);
-        let (len, index) = stream.write(&forwarded(70_000, false, now), &mut out).unwrap();
+        let index = stream.write(&forwarded(70_000, false, now), &mut out).unwrap();
         assert_eq!(index, 1000);
         let header = Header::parse(&out).unwrap();
-        assert_eq!((header.ssrc, header.payload_type, header.seq, header.marker, header.len), (0x1111, 102, 1000, false, len));
+        assert_eq!((header.ssrc, header.payload_type, header.seq, header.marker, header.len), (0x1111, 102, 1000, false, out.len()), "the header alone");
         assert_eq!(one_byte_extension(&out, &header, 4), Some(&b"1"[..]));
-        assert_eq!(&out[len..], &[70_000u64 as u8; 10]);
-        let (_, index) = stream.write(&forwarded(70_003, true, now), &mut out).unwrap();
+        let index = stream.write(&forwarded(70_003, true, now), &mut out).unwrap();
         assert_eq!(index, 1003, "a gap in the publisher's numbers stays a gap");
         assert!(Header::parse(&out).unwrap().marker);
         assert_eq!(stream.write(&forwarded(60_000, false, now), &mut out), None, "from before this viewer joined");
@@ -211,17 +210,18 @@ mod tests {
             }
             let mut sent = Vec::new();
             // 10 is the first packet, gone from the history; 205 is seq 695; 9999 never was.
-            stream.resend(&[10, 205, 9999], &mut out, |packet, len, index| sent.push((packet.to_vec(), len, index)));
+            stream.resend(&[10, 205, 9999], &mut out, |header, payload, index| sent.push((header.to_vec(), payload.to_vec(), index)));
             assert_eq!(sent.len(), 1, "rtx {rtx}");
-            let (packet, len, index) = &sent[0];
-            let header = Header::parse(packet).unwrap();
+            let (head, payload, index) = &sent[0];
+            let header = Header::parse(head).unwrap();
+            assert_eq!(header.len, head.len(), "rtx {rtx}: the header alone");
             if rtx {
                 assert_eq!((header.ssrc, header.payload_type, *index), (0x2222, 103, u64::from(header.seq)));
-                assert_eq!(&packet[*len..*len + 2], &205u16.to_be_bytes(), "the original sequence number");
-                assert_eq!(&packet[*len + 2..], &[695u64 as u8; 10]);
+                assert_eq!(&payload[..2], &205u16.to_be_bytes(), "the original sequence number");
+                assert_eq!(&payload[2..], &[695u64 as u8; 10]);
             } else {
                 assert_eq!((header.ssrc, header.payload_type, header.seq, *index), (0x1111, 102, 205, 205));
-                assert_eq!(&packet[*len..], &[695u64 as u8; 10]);
+                assert_eq!(&payload[..], &[695u64 as u8; 10]);
             }
         }
     }

@@ -168,29 +168,34 @@ impl Srtp {
     /// Seals an RTP packet whose header (fixed part, CSRCs and extension) is `header_len` long,
     /// as packet `index` of its SSRC (the rollover counter times 2^16 plus the sequence number).
     pub fn seal_rtp(&mut self, packet: &[u8], header_len: usize, index: u64) -> Result<Vec<u8>, SrtpError> {
+        let (header, payload) = packet.split_at_checked(header_len).ok_or(SrtpError::Truncated)?;
         let mut out = Vec::new();
-        self.seal_rtp_into(packet, header_len, index, &mut out)?;
+        self.seal_rtp_into(header, payload, index, &mut out)?;
         Ok(out)
     }
 
-    /// As [`Srtp::seal_rtp`], into `out` (whatever it held is replaced): the relay seals every
-    /// forwarded packet into a buffer of a datagram already sent, rather than a new allocation.
-    pub fn seal_rtp_into(&mut self, packet: &[u8], header_len: usize, index: u64, out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        if packet.len() < header_len || header_len < RTP_FIXED_HEADER {
+    /// As [`Srtp::seal_rtp`], for the packet `header` then `payload`, into `out`. The relay
+    /// seals every forwarded packet from the header it wrote for the viewer and the payload all
+    /// viewers share, so the payload is not copied before it is encrypted, into the buffer of a
+    /// datagram already sent. Every byte of `out` is written, so it is not cleared first: a
+    /// reused buffer is within a few bytes of the new datagram's length, and zeroing the rest
+    /// of it for each packet would be wasted work.
+    pub fn seal_rtp_into(&mut self, header: &[u8], payload: &[u8], index: u64, out: &mut Vec<u8>) -> Result<(), SrtpError> {
+        let header_len = header.len();
+        if header_len < RTP_FIXED_HEADER {
             return Err(SrtpError::Truncated);
         }
-        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
-        let (header, payload) = packet.split_at(header_len);
-        out.clear();
-        out.resize(packet.len() + self.rtp.tag_len(), 0);
+        let len = header_len + payload.len();
+        let ssrc = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        out.resize(len + self.rtp.tag_len(), 0);
         out[..header_len].copy_from_slice(header);
         let (roc, seq) = ((index >> 16) as u32, index as u16);
         match &mut self.rtp.cipher {
             Cipher::Cm { aes, auth, hmac } => {
                 let iv = Aes128CmSha1_80::rtp_iv(self.rtp.salt, ssrc, index);
-                aes.encrypt(&iv, payload, &mut out[header_len..packet.len()]).map_err(|_| SrtpError::Truncated)?;
+                aes.encrypt(&iv, payload, &mut out[header_len..len]).map_err(|_| SrtpError::Truncated)?;
                 let sha1_hmac = |key: &[u8], parts: &[&[u8]]| hmac.sha1_hmac(key, parts);
-                Aes128CmSha1_80::rtp_hmac(sha1_hmac, auth, out, index, packet.len());
+                Aes128CmSha1_80::rtp_hmac(sha1_hmac, auth, out, index, len);
             }
             Cipher::Gcm128(aes) => {
                 let iv = AeadAes128Gcm::rtp_iv(gcm_salt(&self.rtp.salt), ssrc, roc, seq);
@@ -550,14 +555,17 @@ mod tests {
             let mut their_in = Context::new(&key, &salt, theirs, None, None, &ring).unwrap();
             let mut their_out = Context::new(&key, &salt, theirs, None, None, &ring).unwrap();
             let mut receiver = RtpReceiver::default();
-            // A buffer of a longer datagram sent before, as the relay reuses them.
-            let mut reused = vec![0xEE; 1500];
             for (n, seq) in (65530u16..=65535).chain(0..5).enumerate() {
                 let index = if n < 6 { u64::from(seq) } else { (1 << 16) | u64::from(seq) };
                 let packet = rtp(seq, 0xBEEF, &[n as u8; 100]);
                 let sealed = ours_out.seal_rtp(&packet, 20, index).unwrap();
-                ours_out.seal_rtp_into(&packet, 20, index, &mut reused).unwrap();
-                assert_eq!(reused, sealed, "{profile:?} seq {seq}: sealing into a used buffer");
+                // The buffer of a datagram sent before, as the relay reuses them, longer or
+                // shorter than this one and full of what it held.
+                for used in [1500, 130, 20] {
+                    let mut reused = vec![0xEE; used];
+                    ours_out.seal_rtp_into(&packet[..20], &packet[20..], index, &mut reused).unwrap();
+                    assert_eq!(reused, sealed, "{profile:?} seq {seq}: sealing into a used buffer of {used} bytes");
+                }
                 assert_eq!(their_in.decrypt_rtp(&sealed).unwrap().to_vec(), packet, "{profile:?} seq {seq}");
                 let sealed = their_out.encrypt_rtp(&packet).unwrap();
                 let index = receiver.index(seq);
