@@ -21,7 +21,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use live_probe::Media;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use relay::sfu::Transmit;
 use serde::Serialize;
 use relay::transport::srtp::Profile;
@@ -77,11 +75,6 @@ pub fn forward() -> anyhow::Result<()> {
     let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut receiver = relay::wire::Receiver::new();
     let mut sender = relay::wire::Sender::new();
-    let mut wait_writable = || -> std::io::Result<()> {
-        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
-        poll(&mut fds, PollTimeout::from(50u8))?;
-        Ok(())
-    };
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     epoll.add(&socket, EpollEvent::new(EpollFlags::EPOLLIN, 0))?;
     let mut events = [EpollEvent::empty(); 1];
@@ -105,7 +98,7 @@ pub fn forward() -> anyhow::Result<()> {
             batch.extend(packets.iter().map(|packet| Transmit { to: *to, data: srtp.seal(packet, spare.pop().unwrap_or_default()) }));
         }
         for chunk in batch.chunks(SEND_BATCH) {
-            sender.send(&socket, chunk, &mut wait_writable);
+            sender.send(&socket, chunk, &mut || relay::wire::wait_writable(&socket));
         }
         spare.extend(batch.drain(..).map(|transmit| transmit.data));
     }

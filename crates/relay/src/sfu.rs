@@ -676,8 +676,8 @@ impl Sfu {
 
     /// Sends what is held to every connected viewer, viewer by viewer: each packet rewritten for
     /// the viewer and sealed, then the viewer's sender reports when they are due. A viewer's
-    /// packets of a frame are therefore adjacent in the queue, which `wire::send` turns into one
-    /// segmented message.
+    /// packets of a frame are therefore adjacent in the queue, which `wire::Sender::send` turns
+    /// into one segmented message.
     fn flush(&mut self) {
         let Some(now) = self.flush_at.take() else { return };
         self.held_until = None;

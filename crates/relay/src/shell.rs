@@ -11,10 +11,9 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -164,12 +163,9 @@ fn primary_ip(family: IpAddr) -> io::Result<IpAddr> {
     Ok(socket.local_addr()?.ip())
 }
 
-/// Datagrams taken from the core for one pass of [`wire::send`]: enough to hold a frame for
+/// Datagrams taken from the core for one [`wire::Sender::send`]: enough to hold a frame for
 /// every viewer of a few dozen, so runs to one viewer stay whole.
 const SEND_BATCH: usize = 256;
-/// How long a full socket buffer may hold the loop up before the batch is dropped: media this
-/// late is useless, and the loop has other viewers and the camera to serve.
-const WRITABLE_WAIT: Duration = Duration::from_millis(50);
 
 /// The relay thread: waits ([`Sockets::wait`]) for a datagram, a command or the core's next
 /// deadline, and feeds whichever came to the [`Sfu`]. Returns when every [`Relay`] handle is gone.
@@ -239,18 +235,6 @@ fn execute(sfu: &mut Sfu, command: Command, send_errors: u64) {
     }
 }
 
-/// Waits until the socket's send buffer has room, for [`WRITABLE_WAIT`] at most.
-fn wait_writable(socket: &UdpSocket) -> io::Result<()> {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-
-    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
-    let timeout = PollTimeout::try_from(WRITABLE_WAIT).unwrap_or(PollTimeout::MAX);
-    match poll(&mut fds, timeout)? {
-        0 => Err(io::ErrorKind::TimedOut.into()),
-        _ => Ok(()),
-    }
-}
-
 /// What the loop keeps between sends: the sender, datagrams the kernel refused, the batch.
 struct Outbox {
     wire: wire::Sender,
@@ -272,7 +256,7 @@ impl Outbox {
             if self.batch.is_empty() {
                 return;
             }
-            self.errors += self.wire.send(socket, &self.batch, &mut || wait_writable(socket)).errors;
+            self.errors += self.wire.send(socket, &self.batch, &mut || wire::wait_writable(socket)).errors;
             for transmit in self.batch.drain(..) {
                 sfu.recycle(transmit.data);
             }

@@ -12,6 +12,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
@@ -64,6 +65,25 @@ pub fn messages(batch: &[Transmit], gso: bool, out: &mut Vec<Message>) {
         }
         out.push(Message { first: i, count: 1, segment: len });
         bytes = len;
+    }
+}
+
+/// How long a full socket buffer may hold a sender up before the rest of its batch is dropped:
+/// media this late is useless, and the relay's loop has other viewers and the camera to serve.
+const WRITABLE_WAIT: Duration = Duration::from_millis(50);
+
+/// Waits until `socket`'s send buffer has room, for `WRITABLE_WAIT` (50 ms) at most: what
+/// [`Sender::send`] is given to wait with, on a socket of the relay's.
+pub fn wait_writable(socket: &UdpSocket) -> io::Result<()> {
+    use std::os::fd::AsFd;
+
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
+    let timeout = PollTimeout::try_from(WRITABLE_WAIT).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout)? {
+        0 => Err(io::ErrorKind::TimedOut.into()),
+        _ => Ok(()),
     }
 }
 
